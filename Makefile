@@ -61,7 +61,9 @@ fuzz-smoke:
 
 ## docker: build the FROM-scratch image $(IMAGE):$(VERSION) and $(IMAGE):latest
 docker: $(BIN)
-	rm -rf bin/docker-context && mkdir -p bin/docker-context
+	rm -rf bin/docker-context
+	mkdir -p bin/docker-context/rootfs/var/lib/docket/tmp bin/docker-context/rootfs/tmp bin/docker-context/rootfs/etc/docket
+	chmod 1777 bin/docker-context/rootfs/tmp
 	cp $(BIN) bin/docker-context/docket
 	cp /etc/ssl/certs/ca-certificates.crt bin/docker-context/ca-certificates.crt
 	docker build -f docker/Dockerfile -t $(IMAGE):$(VERSION) -t $(IMAGE):latest bin/docker-context
