@@ -62,7 +62,7 @@ fuzz-smoke:
 ## docker: build the FROM-scratch image $(IMAGE):$(VERSION) and $(IMAGE):latest
 docker: $(BIN)
 	rm -rf bin/docker-context
-	mkdir -p bin/docker-context/rootfs/var/lib/docket/tmp bin/docker-context/rootfs/tmp bin/docker-context/rootfs/etc/docket
+	mkdir -p bin/docker-context/rootfs/var/lib/docket/tmp bin/docker-context/rootfs/var/lib/docket-backend bin/docker-context/rootfs/tmp bin/docker-context/rootfs/etc/docket
 	chmod 1777 bin/docker-context/rootfs/tmp
 	cp $(BIN) bin/docker-context/docket
 	cp /etc/ssl/certs/ca-certificates.crt bin/docker-context/ca-certificates.crt
