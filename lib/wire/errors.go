@@ -30,9 +30,6 @@ var (
 	// ErrNotNegotiated is returned for a fast-extension (BEP 6) or extended (BEP 10) message
 	// on a connection where both sides did not announce that extension.
 	ErrNotNegotiated = errors.New("wire: extension not negotiated")
-	// ErrProtocol is returned for a message out of place: a second bitfield, or a bitfield,
-	// have-all or have-none after a have.
-	ErrProtocol = errors.New("wire: protocol violation")
 	// ErrInvalidParams is returned for torrent parameters that cannot describe a torrent.
 	ErrInvalidParams = errors.New("wire: invalid torrent parameters")
 	// ErrExtendedHandshake is returned for a BEP 10 extended handshake that does not decode.

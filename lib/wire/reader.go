@@ -29,10 +29,6 @@ type Reader struct {
 	maxLen uint32
 	buf    []byte
 	hdr    [4]byte // in the struct so reading a length prefix does not allocate
-	// sawHave and sawBitfield enforce that a bitfield, have-all or have-none comes at most
-	// once and before any have.
-	sawHave     bool
-	sawBitfield bool
 }
 
 // NewReader returns a Reader of messages for the torrent p from r. p must be valid (see
@@ -81,24 +77,11 @@ func (r *Reader) checkState(m Message) error {
 	case m.ID == Extended && !r.opt.ExtensionProtocol:
 		return fmt.Errorf("%w: extended message without the extension protocol", ErrNotNegotiated)
 	}
-	switch m.ID {
-	case Have:
-		r.sawHave = true
-	case Bitfield, HaveAll, HaveNone:
-		if r.sawBitfield {
-			return fmt.Errorf("%w: second %s", ErrProtocol, m.ID)
-		}
-		if r.sawHave {
-			return fmt.Errorf("%w: %s after have", ErrProtocol, m.ID)
-		}
-		r.sawBitfield = true
-	}
 	return nil
 }
 
 // DecodeMessage decodes one message body (the bytes after the length prefix) for torrent p,
-// with the same checks as Reader except those that depend on earlier messages or on
-// negotiated extensions. Payload aliases body.
+// with the same checks as Reader except those that depend on negotiated extensions. Payload aliases body.
 func DecodeMessage(body []byte, p Params) (Message, error) {
 	if len(body) == 0 {
 		return Message{KeepAlive: true}, nil

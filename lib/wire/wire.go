@@ -12,7 +12,11 @@
 // the piece count before any body byte is read, payload sizes per type, piece indexes against
 // the piece count, requested and received blocks against BlockSize and their piece's bounds,
 // the bitfield's length against the piece count with its spare bits zero, and fast or
-// extended messages only where both sides negotiated them. Request queue limits per peer
+// extended messages only where both sides negotiated them.
+//
+// Message order is the session's business, not the Reader's: stock clients send a bitfield
+// or have-all again later in a connection (aria2c does), so a later bitfield replaces what a
+// peer claims rather than breaking the connection. Request queue limits per peer likewise
 // belong to the session that tracks outstanding requests; MaxRequestQueue names the limit
 // Docket advertises ("reqq").
 package wire
@@ -138,7 +142,8 @@ func (p Params) maxMessageLength() uint32 {
 //	Port                               Port
 //	unknown types                      Payload (the raw payload)
 //
-// A keep-alive has KeepAlive set and no ID. A Message returned by a Reader has its Payload
+// A keep-alive has KeepAlive set and ID zero, which is also Choke's id: test KeepAlive before
+// switching on ID. A Message returned by a Reader has its Payload
 // alias the Reader's buffer, valid until the next ReadMessage.
 type Message struct {
 	KeepAlive  bool
