@@ -12,8 +12,14 @@ import (
 	"github.com/docket-p2p/docket/core"
 )
 
-// maxHashWorkers bounds the goroutines hashing pieces in parallel in Generate; reading stays
-// on the caller's goroutine, so one read stream feeds them.
+// Generate streams the blob through fixed-size chunks, whatever the piece length, so its
+// memory stays bounded ((chunkBuffers + workers) × chunkSize) even for 64 MiB pieces.
+const (
+	chunkSize    = 256 << 10
+	chunkBuffers = 8
+)
+
+// maxHashWorkers bounds the goroutines hashing pieces in parallel in Generate.
 const maxHashWorkers = 8
 
 // maxEmptyReads bounds how often Generate retries a reader that returns neither bytes nor an
@@ -74,50 +80,76 @@ func checkBounds(length, pieceLength int64) error {
 	return nil
 }
 
-type pieceJob struct {
-	index int
+// chunk is one read of the blob, never spanning two pieces.
+type chunk struct {
+	piece int
 	buf   []byte
 }
 
-// hashPieces reads m.Length bytes from r and fills m's piece hashes.
+// hashPieces reads m.Length bytes from r and fills m's piece hashes. Pieces are dealt round
+// robin to hashing workers, each computing both hashes of its pieces chunk by chunk, while
+// this goroutine reads ahead.
 func hashPieces(r io.Reader, m *core.MetaInfo) error {
-	n := m.NumPieces()
-	workers := min(runtime.GOMAXPROCS(0), maxHashWorkers, n)
-	// Two buffers per worker: one being hashed, one being filled.
-	free := make(chan []byte, 2*workers)
-	for range 2 * workers {
-		free <- make([]byte, m.PieceLength)
+	workers := min(runtime.GOMAXPROCS(0), maxHashWorkers, m.NumPieces())
+	free := make(chan []byte, chunkBuffers+workers)
+	for range chunkBuffers + workers {
+		free <- make([]byte, chunkSize)
 	}
-	jobs := make(chan pieceJob, workers)
+	queues := make([]chan chunk, workers)
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for j := range jobs {
-				m.PieceSHA1[j.index] = sha1.Sum(j.buf)
-				m.PieceSHA256[j.index] = sha256.Sum256(j.buf)
-				free <- j.buf[:cap(j.buf)]
-			}
-		})
+	for w := range workers {
+		queues[w] = make(chan chunk, chunkBuffers)
+		wg.Go(func() { hashWorker(queues[w], m, free) })
 	}
-	err := readPieces(r, m, free, jobs)
-	close(jobs)
+	err := readChunks(r, m, free, queues)
+	for _, q := range queues {
+		close(q)
+	}
 	wg.Wait()
 	return err
 }
 
-func readPieces(r io.Reader, m *core.MetaInfo, free chan []byte, jobs chan<- pieceJob) error {
+// hashWorker hashes the chunks of its pieces, which arrive in order, and stores each piece's
+// sums when its last chunk is in.
+func hashWorker(chunks <-chan chunk, m *core.MetaInfo, free chan<- []byte) {
+	h1, h256 := sha1.New(), sha256.New()
+	var inPiece int64
+	for c := range chunks {
+		h1.Write(c.buf)
+		h256.Write(c.buf)
+		inPiece += int64(len(c.buf))
+		if inPiece == m.PieceSize(c.piece) {
+			h1.Sum(m.PieceSHA1[c.piece][:0])
+			h256.Sum(m.PieceSHA256[c.piece][:0])
+			h1.Reset()
+			h256.Reset()
+			inPiece = 0
+		}
+		free <- c.buf[:cap(c.buf)]
+	}
+}
+
+// readChunks reads exactly m.Length bytes from r into pooled chunks, sending piece i's chunks
+// to queues[i % len(queues)], then checks that r ends there.
+func readChunks(r io.Reader, m *core.MetaInfo, free chan []byte, queues []chan chunk) error {
 	var read int64
 	for i := range m.NumPieces() {
-		buf := (<-free)[:m.PieceSize(i)]
-		k, err := io.ReadFull(r, buf)
-		read += int64(k)
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("%w: read %d of %d bytes", ErrLengthMismatch, read, m.Length)
+		size := m.PieceSize(i)
+		for off := int64(0); off < size; {
+			buf := <-free
+			buf = buf[:min(int64(len(buf)), size-off)]
+			k, err := io.ReadFull(r, buf)
+			read += int64(k)
+			if err != nil {
+				free <- buf[:cap(buf)]
+				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+					return fmt.Errorf("%w: read %d of %d bytes", ErrLengthMismatch, read, m.Length)
+				}
+				return fmt.Errorf("metainfo: reading at offset %d: %w", read, err)
 			}
-			return fmt.Errorf("metainfo: reading piece %d: %w", i, err)
+			off += int64(k)
+			queues[i%len(queues)] <- chunk{piece: i, buf: buf}
 		}
-		jobs <- pieceJob{index: i, buf: buf}
 	}
 	// The reader must end exactly at length.
 	var one [1]byte

@@ -63,6 +63,21 @@ func TestGenerateHashes(t *testing.T) {
 	}
 }
 
+// Pieces longer than Generate's read chunk are hashed across several chunks.
+func TestGenerateMultiChunkPieces(t *testing.T) {
+	const pl = 4 * chunkSize
+	for _, size := range []int{pl, 3*pl + chunkSize + 17, 5*pl - 1} {
+		blob, d := randomBlob(t, uint64(size), size)
+		m := mustGenerate(t, blob, d, pl)
+		for i := range m.NumPieces() {
+			p := blob[i*pl : min((i+1)*pl, size)]
+			if m.PieceSHA1[i] != sha1.Sum(p) || m.PieceSHA256[i] != sha256.Sum256(p) {
+				t.Fatalf("size %d piece %d: wrong hash", size, i)
+			}
+		}
+	}
+}
+
 // A reader that hands out a few bytes at a time must give the same result as one that hands
 // out everything, and so must a reader that returns data with io.EOF.
 func TestGenerateReaderShapes(t *testing.T) {
