@@ -22,3 +22,7 @@ var (
 	// not the SHA-1 of its info dictionary.
 	ErrInfoHashMismatch = errors.New("metainfo: info hash mismatch")
 )
+
+// ErrPieceMismatch is returned by VerifyPiece for data that is not the piece the metainfo
+// describes.
+var ErrPieceMismatch = errors.New("metainfo: piece hash mismatch")
