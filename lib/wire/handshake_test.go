@@ -302,3 +302,62 @@ func TestBindContextClears(t *testing.T) {
 		t.Fatalf("read after stop: %v", err)
 	}
 }
+
+// BenchmarkLoopbackPieces measures piece throughput through Writer, loopback TCP and Reader.
+func BenchmarkLoopbackPieces(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	dst, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dst.Close()
+	src, ok := <-accepted
+	if !ok {
+		b.Fatal("accept failed")
+	}
+	defer src.Close()
+	block := make([]byte, BlockSize)
+	const batch = 16
+	b.SetBytes(BlockSize * batch)
+	errc := make(chan error, 1)
+	n := b.N
+	go func() {
+		w := NewWriter(src)
+		for i := range n * batch {
+			if err := w.WriteMessage(Message{ID: Piece, Index: uint32(i % 9), Payload: block}); err != nil {
+				errc <- err
+				return
+			}
+			if i%batch == batch-1 {
+				if err := w.Flush(); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}
+		errc <- nil
+	}()
+	r := NewReader(dst, testParams, ReaderOptions{})
+	b.ResetTimer()
+	for range n * batch {
+		if _, err := r.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}
