@@ -48,9 +48,17 @@ type BlobPutter interface {
 	PutBlob(ctx context.Context, repo string, d core.Digest, size int64, r io.Reader) error
 }
 
-// BlobDeleter removes a blob from a repository's view.
+// BlobDeleter removes a blob from a repository's view (ErrBlobUnknown if it was not there).
+// The content itself may still be referenced by other repositories; it is collected later.
 type BlobDeleter interface {
 	DeleteBlob(ctx context.Context, repo string, d core.Digest) error
+}
+
+// BlobMounter links a blob that repository from holds into repository to without moving any
+// bytes (cross-repository mount). ErrBlobUnknown if from does not hold it. from may be "" for
+// an automatic mount of content the registry holds anywhere.
+type BlobMounter interface {
+	MountBlob(ctx context.Context, from, to string, d core.Digest) error
 }
 
 // Index resolves tags and records which manifests each repository holds (the build-index).
