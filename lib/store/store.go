@@ -1,0 +1,341 @@
+// Package store is Docket's content-addressed blob store on local disk, used by origins and
+// agents alike.
+//
+// Layout under the root:
+//
+//	blobs/<alg>/<first 2 hex>/<hex>           the blob, published only once verified
+//	blobs/<alg>/<first 2 hex>/<hex>.metainfo  its BitTorrent metainfo, computed once
+//	uploads/<id>                              a resumable upload in progress
+//	tmp/                                      Put's temp files
+//
+// Every write streams into a temp file while hashing, is verified against the digest (and the
+// size, when known), fsynced, renamed into place and the directory fsynced: nothing
+// half-written is ever visible under a digest, and a crash leaves at worst a temp file. Two
+// writers of one digest both succeed (the content is the same); a reader holds its open file
+// whatever a writer or Delete does meanwhile.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uber-go/tally/v4"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/metainfo"
+)
+
+// DefaultUploadTTL is how long an upload may sit untouched before PurgeUploads removes it.
+const DefaultUploadTTL = 24 * time.Hour
+
+// uploadIDPattern is what an upload id may look like: it becomes a file name.
+var uploadIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+const metainfoSuffix = ".metainfo"
+
+// Options tunes a Store; the zero value is usable.
+type Options struct {
+	// Scope receives the store's metrics (default: none).
+	Scope tally.Scope
+	// Now is the clock used for upload expiry (default time.Now).
+	Now func() time.Time
+	// UploadTTL is how long an idle upload survives (default DefaultUploadTTL).
+	UploadTTL time.Duration
+	// PieceLengths chooses metainfo piece lengths by blob size (default metainfo.DefaultTable).
+	PieceLengths metainfo.Table
+}
+
+// Store is a content-addressed store rooted at one directory.
+type Store struct {
+	root    string
+	opts    Options
+	metrics storeMetrics
+
+	uploadsMu sync.Mutex
+	uploads   map[string]*upload
+
+	meta singleflight.Group
+}
+
+type storeMetrics struct {
+	bytesWritten, bytesRead, puts, commits, verifyFailures, metainfos tally.Counter
+}
+
+// New opens (creating if needed) a store rooted at root.
+func New(root string, opts Options) (*Store, error) {
+	if opts.Scope == nil {
+		opts.Scope = tally.NoopScope
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.UploadTTL <= 0 {
+		opts.UploadTTL = DefaultUploadTTL
+	}
+	if opts.PieceLengths == nil {
+		opts.PieceLengths = metainfo.DefaultTable
+	}
+	for _, dir := range []string{"blobs", "uploads", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	// Temp files of an earlier process are garbage: nobody can resume them.
+	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
+		for _, e := range entries {
+			_ = os.Remove(filepath.Join(root, "tmp", e.Name()))
+		}
+	}
+	s := opts.Scope
+	return &Store{
+		root: root,
+		opts: opts,
+		metrics: storeMetrics{
+			bytesWritten:   s.Counter("bytes_written"),
+			bytesRead:      s.Counter("bytes_read"),
+			puts:           s.Counter("puts"),
+			commits:        s.Counter("upload_commits"),
+			verifyFailures: s.Counter("verify_failures"),
+			metainfos:      s.Counter("metainfo_computed"),
+		},
+		uploads: make(map[string]*upload),
+	}, nil
+}
+
+// Root returns the store's directory.
+func (s *Store) Root() string { return s.root }
+
+func (s *Store) blobPath(d core.Digest) string {
+	hex := d.Hex()
+	return filepath.Join(s.root, "blobs", d.Algorithm(), hex[:2], hex)
+}
+
+// Stat returns the size of blob d, or ErrNotFound.
+func (s *Store) Stat(d core.Digest) (int64, error) {
+	fi, err := os.Stat(s.blobPath(d))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("%w: %s", ErrNotFound, d)
+		}
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	return fi.Size(), nil
+}
+
+// Open opens blob d for reading, or returns ErrNotFound.
+func (s *Store) Open(d core.Digest) (*os.File, error) {
+	f, err := os.Open(s.blobPath(d))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, d)
+		}
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return f, nil
+}
+
+// Put stores the content of r under d, verifying digest and (if size >= 0) size while it
+// streams. Nothing is published unless both match. If d is already stored, Put returns nil
+// without reading r.
+func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader) error {
+	if _, err := s.Stat(d); err == nil {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer func() {
+		if tmp != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	g := d.NewDigester()
+	src := &ctxReader{ctx: ctx, r: r}
+	var n int64
+	if size >= 0 {
+		n, err = copyBuffer(io.MultiWriter(tmp, g), io.LimitReader(src, size+1))
+	} else {
+		n, err = copyBuffer(io.MultiWriter(tmp, g), src)
+	}
+	s.metrics.bytesWritten.Inc(n)
+	if err != nil {
+		return fmt.Errorf("store: put %s: %w", d, err)
+	}
+	if size >= 0 && n != size {
+		s.metrics.verifyFailures.Inc(1)
+		return fmt.Errorf("%w: %s: got %d bytes (or more), want %d", ErrSizeMismatch, d, n, size)
+	}
+	if got := g.Digest(); got != d {
+		s.metrics.verifyFailures.Inc(1)
+		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, d)
+	}
+	if err := s.publish(tmp, d); err != nil {
+		return err
+	}
+	tmp = nil
+	s.metrics.puts.Inc(1)
+	return nil
+}
+
+// publish fsyncs and closes f, renames it to d's path and fsyncs the directory. It always
+// closes f and removes it on failure.
+func (s *Store) publish(f *os.File, d core.Digest) error {
+	name := f.Name()
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	dst := s.blobPath(d)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(dst), 0o755)
+	}
+	if err == nil {
+		err = os.Rename(name, dst)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("store: publish %s: %w", d, err)
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("store: fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Delete removes blob d and its metainfo. Readers that opened it keep reading.
+func (s *Store) Delete(d core.Digest) error {
+	p := s.blobPath(d)
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s", ErrNotFound, d)
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	_ = os.Remove(p + metainfoSuffix)
+	return nil
+}
+
+// Walk calls fn for every stored blob; fn's first error stops the walk and is returned.
+func (s *Store) Walk(fn func(d core.Digest, size int64) error) error {
+	base := filepath.Join(s.root, "blobs")
+	return filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() || strings.HasSuffix(path, metainfoSuffix) {
+			return nil
+		}
+		rel, err := filepath.Rel(base, path)
+		if err != nil {
+			return err
+		}
+		parts := strings.Split(rel, string(filepath.Separator))
+		if len(parts) != 3 {
+			return nil
+		}
+		d, err := core.ParseDigest(parts[0] + ":" + parts[2])
+		if err != nil {
+			return nil // not ours
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		return fn(d, info.Size())
+	})
+}
+
+// MetaInfo returns d's metainfo, computing it once (concurrent callers share the work) and
+// keeping it beside the blob. A zero-length blob has none: the error wraps metainfo.ErrEmpty.
+func (s *Store) MetaInfo(ctx context.Context, d core.Digest) (*core.MetaInfo, error) {
+	p := s.blobPath(d) + metainfoSuffix
+	if b, err := os.ReadFile(p); err == nil {
+		if m, err := metainfo.Unmarshal(b); err == nil && m.Digest == d {
+			return m, nil
+		}
+	}
+	v, err, _ := s.meta.Do(d.String(), func() (any, error) {
+		f, err := s.Open(d)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		m, err := metainfo.Generate(&ctxReader{ctx: ctx, r: f}, d, fi.Size(), metainfo.PieceLength(fi.Size(), s.opts.PieceLengths))
+		if err != nil {
+			return nil, fmt.Errorf("store: metainfo %s: %w", d, err)
+		}
+		b, err := metainfo.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("store: metainfo %s: %w", d, err)
+		}
+		if err := writeFileAtomic(filepath.Join(s.root, "tmp"), p, b); err != nil {
+			return nil, err
+		}
+		s.metrics.metainfos.Inc(1)
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*core.MetaInfo), nil
+}
+
+func writeFileAtomic(tmpDir, dst string, b []byte) error {
+	f, err := os.CreateTemp(tmpDir, "meta-")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("store: write %s: %w", dst, err)
+	}
+	return nil
+}
+
+// ctxReader stops a copy when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

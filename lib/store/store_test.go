@@ -1,0 +1,355 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/metainfo"
+)
+
+func newStore(t *testing.T, opts Options) *Store {
+	t.Helper()
+	s, err := New(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// assertClean fails if anything but published blobs is left: no temp files, no uploads.
+func assertClean(t *testing.T, s *Store) {
+	t.Helper()
+	for _, dir := range []string{"tmp", "uploads"} {
+		entries, err := os.ReadDir(filepath.Join(s.Root(), dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 0 {
+			t.Fatalf("%s/ holds %d leftover files", dir, len(entries))
+		}
+	}
+}
+
+func readBlob(t *testing.T, s *Store, d core.Digest) []byte {
+	t.Helper()
+	f, err := s.Open(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPutVerifies(t *testing.T) {
+	ctx := context.Background()
+	data := randomBytes(t, 3<<20+17)
+	d := core.SHA256Digest(data)
+	for _, tc := range []struct {
+		name string
+		d    core.Digest
+		size int64
+		r    io.Reader
+		want error
+	}{
+		{"wrong digest", core.SHA256Digest([]byte("x")), -1, bytes.NewReader(data), ErrDigestMismatch},
+		{"short", d, int64(len(data)), bytes.NewReader(data[:len(data)-1]), ErrSizeMismatch},
+		{"long", d, int64(len(data) - 1), bytes.NewReader(data), ErrSizeMismatch},
+		{"reader fails midway", d, -1, iotest.TimeoutReader(bytes.NewReader(data)), iotest.ErrTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t, Options{})
+			if err := s.Put(ctx, tc.d, tc.size, tc.r); !errors.Is(err, tc.want) {
+				t.Fatalf("Put: %v, want %v", err, tc.want)
+			}
+			if _, err := s.Stat(tc.d); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Stat after failed Put: %v, want ErrNotFound", err)
+			}
+			assertClean(t, s)
+		})
+	}
+	t.Run("ok", func(t *testing.T) {
+		s := newStore(t, Options{})
+		if err := s.Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Stat(d); err != nil || n != int64(len(data)) {
+			t.Fatalf("Stat: %d, %v", n, err)
+		}
+		if !bytes.Equal(readBlob(t, s, d), data) {
+			t.Fatal("content differs")
+		}
+		// A second Put of stored content does not read its input.
+		if err := s.Put(ctx, d, -1, iotest.ErrReader(errors.New("must not be read"))); err != nil {
+			t.Fatal(err)
+		}
+		assertClean(t, s)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		s := newStore(t, Options{})
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := s.Put(cctx, d, -1, bytes.NewReader(data)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Put: %v, want context.Canceled", err)
+		}
+		assertClean(t, s)
+	})
+}
+
+// TestConcurrentWritersAndReaders races writers of one digest against readers; every reader
+// sees either nothing or the whole blob.
+func TestConcurrentWritersAndReaders(t *testing.T) {
+	s := newStore(t, Options{})
+	data := randomBytes(t, 1<<20)
+	d := core.SHA256Digest(data)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 8 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			errs <- s.Put(context.Background(), d, int64(len(data)), bytes.NewReader(data))
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				f, err := s.Open(d)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, err := io.ReadAll(f)
+				f.Close()
+				if err != nil || !bytes.Equal(b, data) {
+					errs <- errors.New("reader saw a partial or wrong blob")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertClean(t, s)
+}
+
+func TestUploads(t *testing.T) {
+	ctx := context.Background()
+	data := randomBytes(t, 5<<20+3)
+	d := core.SHA256Digest(data)
+	chunks := [][]byte{data[:1<<20], data[1<<20 : 4<<20], data[4<<20:]}
+
+	appendAll := func(t *testing.T, s *Store, id string) {
+		t.Helper()
+		var off int64
+		for _, c := range chunks {
+			n, err := s.AppendUpload(id, off, bytes.NewReader(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			off += int64(len(c))
+			if n != off {
+				t.Fatalf("size %d, want %d", n, off)
+			}
+		}
+	}
+
+	t.Run("chunked commit", func(t *testing.T) {
+		s := newStore(t, Options{})
+		if err := s.CreateUpload("u1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateUpload("u1"); !errors.Is(err, ErrUploadExists) {
+			t.Fatalf("second create: %v", err)
+		}
+		appendAll(t, s, "u1")
+		if _, err := s.AppendUpload("u1", 5, bytes.NewReader([]byte("x"))); !errors.Is(err, ErrOffsetMismatch) {
+			t.Fatalf("append at wrong offset: %v", err)
+		}
+		if n, _ := s.UploadSize("u1"); n != int64(len(data)) {
+			t.Fatalf("UploadSize %d", n)
+		}
+		if err := s.CommitUpload(ctx, "u1", d); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(readBlob(t, s, d), data) {
+			t.Fatal("content differs")
+		}
+		if _, err := s.UploadSize("u1"); !errors.Is(err, ErrUploadNotFound) {
+			t.Fatalf("upload survives commit: %v", err)
+		}
+		assertClean(t, s)
+	})
+	t.Run("wrong digest keeps nothing", func(t *testing.T) {
+		s := newStore(t, Options{})
+		if err := s.CreateUpload("u2"); err != nil {
+			t.Fatal(err)
+		}
+		appendAll(t, s, "u2")
+		wrong := core.SHA256Digest([]byte("nope"))
+		if err := s.CommitUpload(ctx, "u2", wrong); !errors.Is(err, ErrDigestMismatch) {
+			t.Fatalf("commit: %v", err)
+		}
+		for _, x := range []core.Digest{wrong, d} {
+			if _, err := s.Stat(x); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("%s published after a failed commit", x)
+			}
+		}
+		assertClean(t, s)
+	})
+	t.Run("sha512 and restart", func(t *testing.T) {
+		root := t.TempDir()
+		s, err := New(root, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateUpload("u3"); err != nil {
+			t.Fatal(err)
+		}
+		appendAll(t, s, "u3")
+		// A new process has no hash state: the commit re-reads the file.
+		s2, err := New(root, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _ := core.NewDigester(core.SHA512)
+		g.Write(data)
+		if err := s2.CommitUpload(ctx, "u3", g.Digest()); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(readBlob(t, s2, g.Digest()), data) {
+			t.Fatal("content differs")
+		}
+	})
+	t.Run("bad ids", func(t *testing.T) {
+		s := newStore(t, Options{})
+		for _, id := range []string{"", "../x", "a/b", ".", string(make([]byte, 200))} {
+			if err := s.CreateUpload(id); !errors.Is(err, ErrInvalidUploadID) {
+				t.Fatalf("CreateUpload(%q): %v", id, err)
+			}
+		}
+	})
+	t.Run("truncated append is resumable", func(t *testing.T) {
+		s := newStore(t, Options{})
+		if err := s.CreateUpload("u4"); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.AppendUpload("u4", 0, io.MultiReader(bytes.NewReader(data[:1000]), iotest.ErrReader(io.ErrUnexpectedEOF)))
+		if !errors.Is(err, io.ErrUnexpectedEOF) || n != 1000 {
+			t.Fatalf("append: %d, %v", n, err)
+		}
+		if _, err := s.AppendUpload("u4", n, bytes.NewReader(data[1000:])); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitUpload(ctx, "u4", d); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestPurgeUploads(t *testing.T) {
+	now := time.Now()
+	s := newStore(t, Options{Now: func() time.Time { return now }, UploadTTL: time.Hour})
+	for _, id := range []string{"old", "fresh"} {
+		if err := s.CreateUpload(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.PurgeUploads(); err != nil || n != 0 {
+		t.Fatalf("purge before the TTL: %d, %v", n, err)
+	}
+	old := now.Add(-2 * time.Hour)
+	if err := os.Chtimes(s.uploadPath("old"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeUploads(); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	if _, err := s.UploadSize("old"); !errors.Is(err, ErrUploadNotFound) {
+		t.Fatalf("old upload survived: %v", err)
+	}
+	if _, err := s.UploadSize("fresh"); err != nil {
+		t.Fatalf("fresh upload purged: %v", err)
+	}
+}
+
+func TestMetaInfo(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{})
+	data := randomBytes(t, 2<<20+5)
+	d := core.SHA256Digest(data)
+	if err := s.Put(ctx, d, -1, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	infos := make([]*core.MetaInfo, 8)
+	for i := range infos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, err := s.MetaInfo(ctx, d)
+			if err != nil {
+				t.Error(err)
+			}
+			infos[i] = m
+		}()
+	}
+	wg.Wait()
+	for _, m := range infos {
+		if m == nil || m.InfoHash != infos[0].InfoHash || m.Length != int64(len(data)) {
+			t.Fatalf("metainfo differs: %+v", m)
+		}
+	}
+	for i := range infos[0].NumPieces() {
+		start := int64(i) * infos[0].PieceLength
+		if err := metainfo.VerifyPiece(infos[0], i, data[start:start+infos[0].PieceSize(i)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(s.blobPath(d) + metainfoSuffix); err != nil {
+		t.Fatalf("metainfo not kept beside the blob: %v", err)
+	}
+	empty := core.SHA256Digest(nil)
+	if err := s.Put(ctx, empty, 0, bytes.NewReader(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MetaInfo(ctx, empty); !errors.Is(err, metainfo.ErrEmpty) {
+		t.Fatalf("empty blob metainfo: %v", err)
+	}
+	var walked []core.Digest
+	if err := s.Walk(func(x core.Digest, _ int64) error { walked = append(walked, x); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(walked) != 2 {
+		t.Fatalf("Walk found %v", walked)
+	}
+}

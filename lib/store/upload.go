@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/docket-p2p/docket/core"
+)
+
+// upload is the in-memory state of one resumable upload. Its running sha256 lets a commit
+// skip re-reading the data; after a restart (no state) or for another algorithm, the commit
+// hashes the file instead.
+type upload struct {
+	mu     sync.Mutex
+	size   int64
+	hasher *core.Digester // nil once it may disagree with the file
+	gone   bool
+}
+
+func (s *Store) uploadPath(id string) string { return filepath.Join(s.root, "uploads", id) }
+
+func checkID(id string) error {
+	if !uploadIDPattern.MatchString(id) {
+		return fmt.Errorf("%w: %q", ErrInvalidUploadID, id)
+	}
+	return nil
+}
+
+// CreateUpload starts an empty upload named id (ErrUploadExists if it exists).
+func (s *Store) CreateUpload(id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.uploadPath(id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %s", ErrUploadExists, id)
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	f.Close()
+	h, _ := core.NewDigester(core.SHA256)
+	s.uploadsMu.Lock()
+	s.uploads[id] = &upload{hasher: h}
+	s.uploadsMu.Unlock()
+	return nil
+}
+
+// lockUpload returns id's state, locked; state is rebuilt from the file after a restart.
+func (s *Store) lockUpload(id string) (*upload, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	for {
+		s.uploadsMu.Lock()
+		u, ok := s.uploads[id]
+		if !ok {
+			fi, err := os.Stat(s.uploadPath(id))
+			if err != nil {
+				s.uploadsMu.Unlock()
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil, fmt.Errorf("%w: %s", ErrUploadNotFound, id)
+				}
+				return nil, fmt.Errorf("store: %w", err)
+			}
+			u = &upload{size: fi.Size()}
+			s.uploads[id] = u
+		}
+		s.uploadsMu.Unlock()
+		u.mu.Lock()
+		if !u.gone {
+			return u, nil
+		}
+		u.mu.Unlock() // committed or cancelled meanwhile; look again
+	}
+}
+
+// forget drops id's state and file; u must be locked.
+func (s *Store) forget(id string, u *upload) {
+	u.gone = true
+	s.uploadsMu.Lock()
+	delete(s.uploads, id)
+	s.uploadsMu.Unlock()
+	_ = os.Remove(s.uploadPath(id))
+}
+
+// AppendUpload writes r at offset, which must equal the upload's size (ErrOffsetMismatch),
+// and returns the new size. Bytes that arrived before r failed stay in the upload, so the
+// client can resume from the size it is told.
+func (s *Store) AppendUpload(id string, offset int64, r io.Reader) (int64, error) {
+	u, err := s.lockUpload(id)
+	if err != nil {
+		return 0, err
+	}
+	defer u.mu.Unlock()
+	if offset != u.size {
+		return u.size, fmt.Errorf("%w: upload %s holds %d bytes, got offset %d", ErrOffsetMismatch, id, u.size, offset)
+	}
+	f, err := os.OpenFile(s.uploadPath(id), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return u.size, fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	w := &hashingWriter{f: f, h: u.hasher}
+	n, err := copyBuffer(w, r)
+	u.size += n
+	s.metrics.bytesWritten.Inc(n)
+	if w.broken {
+		u.hasher = nil
+	}
+	if err != nil {
+		// Re-read the real size: a short write may have left bytes the count missed.
+		if fi, serr := f.Stat(); serr == nil && fi.Size() != u.size {
+			u.size, u.hasher = fi.Size(), nil
+		}
+		return u.size, fmt.Errorf("store: upload %s: %w", id, err)
+	}
+	return u.size, nil
+}
+
+// hashingWriter feeds the hash only what reached the file.
+type hashingWriter struct {
+	f      *os.File
+	h      *core.Digester
+	broken bool
+}
+
+func (w *hashingWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if w.h != nil {
+		w.h.Write(p[:n])
+	}
+	if err != nil {
+		w.broken = true
+	}
+	return n, err
+}
+
+// UploadSize returns how many bytes upload id holds.
+func (s *Store) UploadSize(id string) (int64, error) {
+	u, err := s.lockUpload(id)
+	if err != nil {
+		return 0, err
+	}
+	defer u.mu.Unlock()
+	return u.size, nil
+}
+
+// CommitUpload verifies upload id against d and publishes it under d. Whether it matches or
+// not, the upload is gone afterwards: a mismatch publishes nothing and keeps nothing.
+func (s *Store) CommitUpload(ctx context.Context, id string, d core.Digest) error {
+	u, err := s.lockUpload(id)
+	if err != nil {
+		return err
+	}
+	defer u.mu.Unlock()
+	path := s.uploadPath(id)
+	var got core.Digest
+	if u.hasher != nil && d.Algorithm() == core.SHA256 {
+		got = u.hasher.Digest()
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		g := d.NewDigester()
+		_, err = copyBuffer(g, &ctxReader{ctx: ctx, r: f})
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("store: commit %s: %w", id, err)
+		}
+		got = g.Digest()
+	}
+	if got != d {
+		s.metrics.verifyFailures.Inc(1)
+		s.forget(id, u)
+		return fmt.Errorf("%w: upload %s is %s, want %s", ErrDigestMismatch, id, got, d)
+	}
+	if _, err := s.Stat(d); err == nil {
+		s.forget(id, u) // already stored: same content
+		s.metrics.commits.Inc(1)
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := s.publish(f, d); err != nil {
+		return err
+	}
+	u.gone = true
+	s.uploadsMu.Lock()
+	delete(s.uploads, id)
+	s.uploadsMu.Unlock()
+	s.metrics.commits.Inc(1)
+	return nil
+}
+
+// CancelUpload discards upload id.
+func (s *Store) CancelUpload(id string) error {
+	u, err := s.lockUpload(id)
+	if err != nil {
+		return err
+	}
+	defer u.mu.Unlock()
+	s.forget(id, u)
+	return nil
+}
+
+// PurgeUploads removes uploads untouched for longer than the upload TTL and returns how many.
+func (s *Store) PurgeUploads() (int, error) {
+	dir := filepath.Join(s.root, "uploads")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	cutoff := s.opts.Now().Add(-s.opts.UploadTTL)
+	n := 0
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		u, err := s.lockUpload(e.Name())
+		if err != nil {
+			continue
+		}
+		// Look again under the lock: an append may have just touched it.
+		if fi, err := os.Stat(s.uploadPath(e.Name())); err == nil && fi.ModTime().Before(cutoff) {
+			s.forget(e.Name(), u)
+			n++
+		}
+		u.mu.Unlock()
+	}
+	return n, nil
+}
+
+// copyBufferSize is the chunk size of the store's copies: large enough that a 1 GiB blob is
+// a few thousand system calls.
+const copyBufferSize = 1 << 20
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+func copyBuffer(dst io.Writer, src io.Reader) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	return io.CopyBuffer(onlyWriter{dst}, src, *bp)
+}
+
+// onlyWriter hides ReadFrom so io.CopyBuffer uses the pooled buffer.
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
