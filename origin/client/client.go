@@ -19,6 +19,8 @@ var (
 	ErrOffsetMismatch = errors.New("origin: upload offset mismatch")
 	ErrDigestMismatch = errors.New("origin: content does not match digest")
 	ErrUnavailable    = errors.New("origin: unavailable")
+	ErrNoMetaInfo     = errors.New("origin: blob has no metainfo (it is empty)")
+	ErrBadRequest     = errors.New("origin: bad request")
 )
 
 // Client is one origin's API. ns is the namespace (the repository name) a blob belongs to; the

@@ -1,0 +1,115 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/hashring"
+)
+
+// Cluster reaches the origins that own a digest on the hash ring, trying them in ring order
+// and moving on when one is unavailable or does not hold the blob.
+type Cluster struct {
+	ring    *hashring.Ring
+	clients map[string]Client
+}
+
+// NewCluster returns a client of the origins at addrs, each blob owned by replicas of them.
+func NewCluster(addrs []string, replicas int, hc *http.Client) (*Cluster, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("origin cluster: no origins")
+	}
+	ring := hashring.New(addrs, replicas)
+	clients := make(map[string]Client, len(addrs))
+	for _, a := range ring.Members() {
+		clients[a] = New(a, hc)
+	}
+	return &Cluster{ring: ring, clients: clients}, nil
+}
+
+// Ring returns the cluster's hash ring.
+func (c *Cluster) Ring() *hashring.Ring { return c.ring }
+
+// Owners returns the clients of d's owners, most preferred first.
+func (c *Cluster) Owners(d core.Digest) []Client {
+	return c.clientsOf(c.ring.Owners(d.String()))
+}
+
+// ForKey returns the origin that key (an upload id) is routed to.
+func (c *Cluster) ForKey(key string) Client {
+	return c.clients[c.ring.Owners(key)[0]]
+}
+
+// Client returns the client of one member, or nil.
+func (c *Cluster) Client(addr string) Client { return c.clients[addr] }
+
+func (c *Cluster) clientsOf(addrs []string) []Client {
+	out := make([]Client, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, c.clients[a])
+	}
+	return out
+}
+
+// tryOwners calls fn on d's owners in order until one succeeds. It moves on from an owner
+// that is unavailable or lacks the blob; other errors (a bad digest, a cancelled context) are
+// final. It returns the last error when every owner failed.
+func tryOwners[T any](ctx context.Context, c *Cluster, d core.Digest, fn func(Client) (T, error)) (T, error) {
+	var zero T
+	var errs []error
+	for _, o := range c.Owners(d) {
+		v, err := fn(o)
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			return zero, ctx.Err()
+		}
+		errs = append(errs, err)
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrBlobNotFound) {
+			return zero, err
+		}
+	}
+	// Not found anywhere beats unavailable somewhere only if every owner answered.
+	for _, err := range errs {
+		if errors.Is(err, ErrUnavailable) {
+			return zero, fmt.Errorf("origin cluster: %s: %w", d, errors.Join(errs...))
+		}
+	}
+	return zero, fmt.Errorf("origin cluster: %s: %w", d, errs[len(errs)-1])
+}
+
+// Stat returns the blob's size from the first owner that has it.
+func (c *Cluster) Stat(ctx context.Context, ns string, d core.Digest) (int64, error) {
+	return tryOwners(ctx, c, d, func(o Client) (int64, error) { return o.Stat(ctx, ns, d) })
+}
+
+// Download opens the blob on the first owner that has it.
+func (c *Cluster) Download(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error) {
+	return tryOwners(ctx, c, d, func(o Client) (io.ReadCloser, error) { return o.Download(ctx, ns, d, offset, length) })
+}
+
+// MetaInfo returns the blob's metainfo from the first owner that has it.
+func (c *Cluster) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
+	return tryOwners(ctx, c, d, func(o Client) (*core.MetaInfo, error) { return o.MetaInfo(ctx, ns, d) })
+}
+
+// Upload sends a blob to its first owner, which replicates it to the others. If that owner is
+// unavailable and r can seek back (manifests are in memory), the next owner is tried.
+func (c *Cluster) Upload(ctx context.Context, ns string, d core.Digest, size int64, r io.Reader) error {
+	seeker, canRetry := r.(io.Seeker)
+	var err error
+	for _, o := range c.Owners(d) {
+		if err = o.Upload(ctx, ns, d, size, r); err == nil || !canRetry || !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		if _, serr := seeker.Seek(0, io.SeekStart); serr != nil {
+			return err
+		}
+	}
+	return err
+}

@@ -1,0 +1,221 @@
+package origin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/metainfo"
+	"github.com/docket-p2p/docket/lib/store"
+	"github.com/docket-p2p/docket/origin/client"
+)
+
+// handle adapts a handler that returns an error; the error becomes the API's JSON error body
+// with the status from client.CodeFor.
+func (s *Server) handle(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := fn(w, r)
+		if err == nil {
+			return
+		}
+		err = storeErr(err)
+		code, status := client.CodeFor(err)
+		if status >= 500 {
+			s.log.Error("origin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "code": code})
+	}
+}
+
+// storeErr maps the store's sentinels to the API's.
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", client.ErrBlobNotFound, err)
+	case errors.Is(err, store.ErrUploadNotFound):
+		return fmt.Errorf("%w: %w", client.ErrUploadNotFound, err)
+	case errors.Is(err, store.ErrOffsetMismatch):
+		return fmt.Errorf("%w: %w", client.ErrOffsetMismatch, err)
+	case errors.Is(err, store.ErrDigestMismatch), errors.Is(err, store.ErrSizeMismatch):
+		return fmt.Errorf("%w: %w", client.ErrDigestMismatch, err)
+	case errors.Is(err, store.ErrInvalidUploadID), errors.Is(err, store.ErrUploadExists),
+		errors.Is(err, core.ErrInvalidDigest), errors.Is(err, core.ErrUnsupportedAlgorithm):
+		return fmt.Errorf("%w: %w", client.ErrBadRequest, err)
+	case errors.Is(err, metainfo.ErrEmpty):
+		return fmt.Errorf("%w: %w", client.ErrNoMetaInfo, err)
+	}
+	return err
+}
+
+func digestParam(r *http.Request) (core.Digest, error) {
+	return core.ParseDigest(chi.URLParam(r, "digest"))
+}
+
+func (s *Server) statBlob(w http.ResponseWriter, r *http.Request) error {
+	d, err := digestParam(r)
+	if err != nil {
+		return err
+	}
+	if err := s.ensureLocal(r.Context(), d); err != nil {
+		return err
+	}
+	n, err := s.store.Stat(d)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
+	d, err := digestParam(r)
+	if err != nil {
+		return err
+	}
+	if err := s.ensureLocal(r.Context(), d); err != nil {
+		return err
+	}
+	f, err := s.store.Open(d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Docker-Content-Digest", d.String())
+	http.ServeContent(w, r, "", time.Time{}, f)
+	return nil
+}
+
+// putBlob stores a blob of known digest in one request. Unless the request is itself a
+// replica from another origin, the blob is then pushed to the digest's other owners and
+// queued for write-back before the 201.
+func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
+	d, err := digestParam(r)
+	if err != nil {
+		return err
+	}
+	if r.ContentLength < 0 {
+		return fmt.Errorf("%w: Content-Length is required", client.ErrBadRequest)
+	}
+	if err := s.store.Put(r.Context(), d, r.ContentLength, r.Body); err != nil {
+		return err
+	}
+	if r.Header.Get(client.HeaderReplica) == "" {
+		if err := s.settle(r, d); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// settle makes a newly committed blob durable on its owners and schedules its write-back.
+func (s *Server) settle(r *http.Request, d core.Digest) error {
+	if err := s.replicate(r.Context(), r.URL.Query().Get("ns"), d); err != nil {
+		return err
+	}
+	s.writeBack.enqueue(d)
+	return nil
+}
+
+func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
+	d, err := digestParam(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Delete(d); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.backend.Delete(r.Context(), blobName(d)); err != nil {
+		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) getMetaInfo(w http.ResponseWriter, r *http.Request) error {
+	d, err := digestParam(r)
+	if err != nil {
+		return err
+	}
+	if err := s.ensureLocal(r.Context(), d); err != nil {
+		return err
+	}
+	m, err := s.store.MetaInfo(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	b, err := metainfo.Marshal(m)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-bittorrent")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, err = w.Write(b)
+	return err
+}
+
+func (s *Server) startUpload(w http.ResponseWriter, r *http.Request) error {
+	if err := s.store.CreateUpload(chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (s *Server) patchUpload(w http.ResponseWriter, r *http.Request) error {
+	off, err := strconv.ParseInt(r.Header.Get(client.HeaderOffset), 10, 64)
+	if err != nil || off < 0 {
+		return fmt.Errorf("%w: bad %s header %q", client.ErrBadRequest, client.HeaderOffset, r.Header.Get(client.HeaderOffset))
+	}
+	n, err := s.store.AppendUpload(chi.URLParam(r, "id"), off, r.Body)
+	w.Header().Set(client.HeaderOffset, strconv.FormatInt(n, 10))
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func (s *Server) uploadSize(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.store.UploadSize(chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set(client.HeaderOffset, strconv.FormatInt(n, 10))
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) commitUpload(w http.ResponseWriter, r *http.Request) error {
+	d, err := core.ParseDigest(r.URL.Query().Get("digest"))
+	if err != nil {
+		return err
+	}
+	if err := s.store.CommitUpload(r.Context(), chi.URLParam(r, "id"), d); err != nil {
+		return err
+	}
+	if err := s.settle(r, d); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (s *Server) cancelUpload(w http.ResponseWriter, r *http.Request) error {
+	if err := s.store.CancelUpload(chi.URLParam(r, "id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
