@@ -1,0 +1,157 @@
+// Package httpdownload is the agent's Downloader over HTTP: it streams a blob from the origins
+// that own it into the agent's store, which verifies the digest while the bytes arrive and
+// publishes the blob only once it matches. Concurrent requests for one digest share one
+// transfer. The P2P scheduler replaces it behind the same agent.Downloader interface.
+package httpdownload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/uber-go/tally/v4"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/registry"
+	"github.com/docket-p2p/docket/origin/client"
+)
+
+// maxAttempts bounds how often one transfer is retried after a failure mid-stream (the
+// cluster client already fails over between owners when opening a download).
+const maxAttempts = 3
+
+// retryBackoff is the pause before the second attempt; it doubles for each further one.
+const retryBackoff = 200 * time.Millisecond
+
+// Source is where blobs come from: the origin cluster.
+type Source interface {
+	Download(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error)
+}
+
+// Store is what the downloader needs of the agent's cache.
+type Store interface {
+	Stat(d core.Digest) (int64, error)
+	Put(ctx context.Context, d core.Digest, size int64, r io.Reader) error
+}
+
+// Downloader fetches blobs from a Source into a Store.
+type Downloader struct {
+	src   Source
+	store Store
+	log   *slog.Logger
+	scope tally.Scope
+
+	mu       sync.Mutex
+	inflight map[core.Digest]*transfer
+}
+
+// transfer is one download shared by every caller waiting for the same digest. It runs on its
+// own context, cancelled only when the last waiter gives up.
+type transfer struct {
+	done    chan struct{}
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// New returns a Downloader. scope receives downloads, bytes, failures, cache hits and latency.
+func New(src Source, st Store, log *slog.Logger, scope tally.Scope) *Downloader {
+	return &Downloader{src: src, store: st, log: log, scope: scope, inflight: make(map[core.Digest]*transfer)}
+}
+
+// Download makes sure d is in the store, verified. It returns at once if it already is.
+func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) error {
+	if _, err := dl.store.Stat(d); err == nil {
+		dl.scope.Counter("cache_hits").Inc(1)
+		return nil
+	}
+	dl.mu.Lock()
+	t, ok := dl.inflight[d]
+	if !ok {
+		tctx, cancel := context.WithCancel(context.Background())
+		t = &transfer{done: make(chan struct{}), cancel: cancel}
+		dl.inflight[d] = t
+		go dl.run(tctx, t, repo, d)
+	} else {
+		dl.scope.Counter("shared").Inc(1)
+	}
+	t.waiters++
+	dl.mu.Unlock()
+
+	select {
+	case <-t.done:
+		return t.err
+	case <-ctx.Done():
+		dl.mu.Lock()
+		t.waiters--
+		if t.waiters == 0 {
+			t.cancel()
+		}
+		dl.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.Digest) {
+	start := time.Now()
+	size, err := dl.fetch(ctx, repo, d)
+	elapsed := time.Since(start)
+	if err != nil {
+		dl.scope.Counter("failures").Inc(1)
+		dl.log.Warn("blob download failed", "digest", d, "repo", repo, "duration", elapsed, "err", err)
+	} else {
+		dl.scope.Counter("downloads").Inc(1)
+		dl.scope.Counter("bytes").Inc(size)
+		dl.scope.Timer("download_time").Record(elapsed)
+		dl.log.Info("blob downloaded", "digest", d, "repo", repo, "bytes", size, "duration", elapsed,
+			"mib_per_s", fmt.Sprintf("%.1f", float64(size)/(1<<20)/max(elapsed.Seconds(), 1e-6)))
+	}
+	dl.mu.Lock()
+	t.err = err
+	delete(dl.inflight, d)
+	dl.mu.Unlock()
+	t.cancel()
+	close(t.done)
+}
+
+// fetch streams d into the store, retrying failed transfers; the store discards every
+// attempt that does not match the digest.
+func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (int64, error) {
+	backoff := retryBackoff
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		if err = dl.fetchOnce(ctx, repo, d); err == nil {
+			return dl.store.Stat(d)
+		}
+		if errors.Is(err, client.ErrBlobNotFound) {
+			return 0, fmt.Errorf("%w: %w", registry.ErrBlobUnknown, err)
+		}
+		if ctx.Err() != nil || attempt == maxAttempts {
+			break
+		}
+		dl.log.Debug("retrying blob download", "digest", d, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		backoff *= 2
+	}
+	if errors.Is(err, client.ErrUnavailable) {
+		return 0, fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
+	}
+	return 0, err
+}
+
+func (dl *Downloader) fetchOnce(ctx context.Context, repo string, d core.Digest) error {
+	body, err := dl.src.Download(ctx, repo, d, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	return dl.store.Put(ctx, d, -1, body)
+}
