@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/docket-p2p/docket/buildindex/client"
@@ -452,5 +453,72 @@ func TestHealthAndMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/health: %s", resp.Status)
+	}
+}
+
+// TestConcurrentWriters: writers of one repository and of many, racing with readers, leave
+// memory and the backend in agreement (checked by a restart).
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	be := newMemBackend()
+	c, ts := start(t, be)
+	const writers, perWriter = 8, 25
+	errs := make(chan error, writers*2)
+	done := make(chan struct{})
+	go func() { // a reader that must never see an error other than not-found
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			if _, err := c.GetTag(ctx, "shared", "latest"); err != nil && !errors.Is(err, registry.ErrManifestUnknown) {
+				errs <- err
+				return
+			}
+			if _, err := c.Repositories(ctx, "", 100); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				e := entry(fmt.Sprintf("w%d-%d", w, i))
+				if err := c.PutManifest(ctx, "shared", e, "latest"); err != nil {
+					errs <- err
+					return
+				}
+				if err := c.PutManifest(ctx, fmt.Sprintf("own/r%d", w), e, fmt.Sprintf("t%d", i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	latest, err := c.GetTag(ctx, "shared", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Close()
+	c2, _ := start(t, be)
+	if d, err := c2.GetTag(ctx, "shared", "latest"); err != nil || d != latest {
+		t.Fatalf("after restart latest = %v, %v; before %v", d, err, latest)
+	}
+	repos, err := c2.Repositories(ctx, "", -1)
+	if err != nil || len(repos) != writers+1 {
+		t.Fatalf("Repositories = %v, %v", repos, err)
+	}
+	for w := range writers {
+		tags, err := c2.ListTags(ctx, fmt.Sprintf("own/r%d", w), "", -1)
+		if err != nil || len(tags) != perWriter {
+			t.Fatalf("own/r%d: %d tags, %v", w, len(tags), err)
+		}
 	}
 }
