@@ -29,6 +29,8 @@ const retryBackoff = 200 * time.Millisecond
 
 // Source is where blobs come from: the origin cluster.
 type Source interface {
+	// Stat returns the blob's size, which caps what a download may write.
+	Stat(ctx context.Context, ns string, d core.Digest) (int64, error)
 	Download(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error)
 }
 
@@ -69,6 +71,7 @@ func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) 
 		dl.scope.Counter("cache_hits").Inc(1)
 		return nil
 	}
+	dl.scope.Counter("cache_misses").Inc(1)
 	dl.mu.Lock()
 	t, ok := dl.inflight[d]
 	if !ok {
@@ -147,11 +150,17 @@ func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (in
 	return 0, err
 }
 
+// fetchOnce streams d into the store. The size the origin reports bounds the transfer, so a
+// source sending endless bytes fails at the size, not when the disk is full.
 func (dl *Downloader) fetchOnce(ctx context.Context, repo string, d core.Digest) error {
+	size, err := dl.src.Stat(ctx, repo, d)
+	if err != nil {
+		return err
+	}
 	body, err := dl.src.Download(ctx, repo, d, 0, -1)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	return dl.store.Put(ctx, d, -1, body)
+	return dl.store.Put(ctx, d, size, body)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,7 +151,9 @@ func TestCorruptOrigin(t *testing.T) {
 	data[100] ^= 1
 	var gets atomic.Int64
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gets.Add(1)
+		if r.Method == http.MethodGet {
+			gets.Add(1)
+		}
 		w.Write(data)
 	}))
 	t.Cleanup(bad.Close)
@@ -163,6 +166,29 @@ func TestCorruptOrigin(t *testing.T) {
 	}
 	if gets.Load() != maxAttempts {
 		t.Fatalf("%d attempts, want %d", gets.Load(), maxAttempts)
+	}
+}
+
+// TestOversizedOrigin: an origin that streams more bytes than the size it reported is cut off
+// at that size and leaves nothing in the store.
+func TestOversizedOrigin(t *testing.T) {
+	data, d := blob(t, 64<<10)
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.Header().Del("Content-Length")
+		w.Write(data)
+		w.Write(data) // twice the size it reported
+	}))
+	t.Cleanup(bad.Close)
+	dl, st := newDownloader(t, bad.Listener.Addr().String())
+	if err := dl.Download(context.Background(), "repo", d); !errors.Is(err, store.ErrSizeMismatch) {
+		t.Fatalf("oversized download: %v", err)
+	}
+	if _, err := st.Stat(d); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("oversized blob stored: %v", err)
 	}
 }
 
