@@ -144,7 +144,10 @@ func page(sorted []string, last string, n int) []string {
 		}
 		i = j
 	}
-	end := min(len(sorted), i+max(n, 0))
+	end := len(sorted)
+	if n < end-i {
+		end = i + max(n, 0)
+	}
 	return slices.Clone(sorted[i:end:end])
 }
 
