@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+)
+
+// Config is the agent's configuration (config/agent.yaml).
+type Config struct {
+	// Listen is the read-only registry API's address (default ":16000").
+	Listen string `yaml:"listen"`
+	// DataDir holds the agent's blob cache (default "docket-data/agent").
+	DataDir string `yaml:"data_dir"`
+	// Origins lists the origin cluster's members, host:port each (default ["127.0.0.1:15002"]).
+	Origins []string `yaml:"origins"`
+	// Replicas is how many origins own each blob on the hash ring (default 2).
+	Replicas int `yaml:"replicas"`
+	// BuildIndex is the build-index's host:port, which resolves tags (default "127.0.0.1:15004").
+	BuildIndex string `yaml:"build_index"`
+}
+
+// Defaults, applied by ApplyDefaults.
+const (
+	DefaultListen     = ":16000"
+	DefaultOrigin     = "127.0.0.1:15002"
+	DefaultReplicas   = 2
+	DefaultBuildIndex = "127.0.0.1:15004"
+)
+
+// DefaultDataDir is where the agent keeps its cache unless configured.
+var DefaultDataDir = filepath.Join("docket-data", "agent")
+
+// ApplyDefaults fills every unset field with its default.
+func (c *Config) ApplyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if len(c.Origins) == 0 {
+		c.Origins = []string{DefaultOrigin}
+	}
+	if c.Replicas == 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.BuildIndex == "" {
+		c.BuildIndex = DefaultBuildIndex
+	}
+}
+
+// Validate reports the first thing wrong with the configuration.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("agent: listen %q: %w", c.Listen, err)
+	}
+	for _, o := range c.Origins {
+		if _, _, err := net.SplitHostPort(o); err != nil {
+			return fmt.Errorf("agent: origin %q: %w", o, err)
+		}
+	}
+	if c.Replicas < 1 {
+		return errors.New("agent: replicas must be at least 1")
+	}
+	if _, _, err := net.SplitHostPort(c.BuildIndex); err != nil {
+		return fmt.Errorf("agent: build_index %q: %w", c.BuildIndex, err)
+	}
+	return nil
+}
