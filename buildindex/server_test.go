@@ -522,3 +522,26 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestClientUnavailable: a build-index that is down or cut off gives ErrUnavailable, and a
+// cancelled call gives the context's error.
+func TestClientUnavailable(t *testing.T) {
+	c, ts := start(t, newMemBackend())
+	ts.Close()
+	if _, err := c.GetTag(context.Background(), "repo", "latest"); !errors.Is(err, registry.ErrUnavailable) {
+		t.Fatalf("GetTag against a stopped build-index = %v, want ErrUnavailable", err)
+	}
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "upstream on fire", http.StatusBadGateway)
+	}))
+	defer broken.Close()
+	bc := client.New(broken.URL, nil)
+	if _, err := bc.Repositories(context.Background(), "", 10); !errors.Is(err, registry.ErrUnavailable) {
+		t.Fatalf("Repositories through a 502 = %v, want ErrUnavailable", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := bc.LinkBlob(ctx, "repo", core.SHA256Digest(nil)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled LinkBlob = %v", err)
+	}
+}
