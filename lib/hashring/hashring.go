@@ -1,55 +1,87 @@
-// Package hashring places digests on a consistent-hash ring of members (origins) with a
-// replica count, over github.com/serialx/hashring. Adding or removing a member moves only the
-// keys that member gains or loses.
+// Package hashring maps keys (blob digests, upload ids) to the cluster members that own them:
+// a consistent hash ring over github.com/serialx/hashring with a replica count, so every
+// key has an ordered list of distinct owners and a membership change moves few keys.
 package hashring
 
 import (
-	"slices"
+	"sort"
 
 	"github.com/serialx/hashring"
 )
 
-// pointsPerMember is how many points each member gets on the circle; with a few hundred,
-// members' shares of the keys stay within a few percent of each other.
-const pointsPerMember = 256
+// virtualNodes is how many points each member gets on the ring. With one point per member
+// (the library's default) a three-member ring can give one member most of the keys; 128
+// points keep every member's share within a few percent of even.
+const virtualNodes = 128
 
-// Ring maps keys to the members that own them. It is immutable: build a new Ring when
-// membership changes.
+// Ring is an immutable consistent hash ring; it is safe for concurrent use.
 type Ring struct {
+	ring     *hashring.HashRing
 	members  []string
 	replicas int
-	ring     *hashring.HashRing
 }
 
-// New returns a ring of members (duplicates ignored) where each key has min(replicas,
-// len(members)) owners; replicas below 1 count as 1.
+// New returns a ring over the distinct members, each key owned by replicas of them (clamped
+// to [1, number of members]).
 func New(members []string, replicas int) *Ring {
-	m := slices.Clone(members)
-	slices.Sort(m)
-	m = slices.Compact(m)
-	replicas = max(1, min(replicas, len(m)))
-	weights := make(map[string]int, len(m))
-	for _, member := range m {
-		weights[member] = pointsPerMember
+	seen := make(map[string]bool, len(members))
+	weights := make(map[string]int, len(members))
+	var ms []string
+	for _, m := range members {
+		if m == "" || seen[m] {
+			continue
+		}
+		seen[m] = true
+		ms = append(ms, m)
+		weights[m] = virtualNodes
 	}
-	return &Ring{members: m, replicas: replicas, ring: hashring.NewWithWeights(weights)}
+	sort.Strings(ms)
+	if replicas > len(ms) {
+		replicas = len(ms)
+	}
+	if replicas < 1 {
+		replicas = 1
+	}
+	return &Ring{ring: hashring.NewWithWeights(weights), members: ms, replicas: replicas}
 }
 
-// Owners returns the key's owners, distinct, most preferred first; the same key always gets
-// the same list while membership is unchanged.
+// Owners returns the members that own key, at most Replicas of them, distinct, in ring order
+// (the first is the primary owner). Every Ring built from the same members and replica count
+// returns the same list for a key. An empty ring returns nil.
 func (r *Ring) Owners(key string) []string {
-	if len(r.members) == 0 {
+	return r.Walk(key, r.replicas)
+}
+
+// Walk returns up to n distinct members in ring order starting at key: the owners first,
+// then the members a caller falls back to when owners are unavailable.
+func (r *Ring) Walk(key string, n int) []string {
+	if len(r.members) == 0 || n <= 0 {
 		return nil
 	}
-	nodes, ok := r.ring.GetNodes(key, r.replicas)
+	if n > len(r.members) {
+		n = len(r.members)
+	}
+	nodes, ok := r.ring.GetNodes(key, n)
 	if !ok {
 		return nil
 	}
 	return nodes
 }
 
-// Members returns the ring's members, sorted.
-func (r *Ring) Members() []string { return slices.Clone(r.members) }
+// IsOwner reports whether member is one of key's owners.
+func (r *Ring) IsOwner(key, member string) bool {
+	for _, o := range r.Owners(key) {
+		if o == member {
+			return true
+		}
+	}
+	return false
+}
+
+// Members returns the ring's distinct members in lexical order.
+func (r *Ring) Members() []string {
+	return append([]string(nil), r.members...)
+}
 
 // Replicas returns how many owners each key has.
 func (r *Ring) Replicas() int { return r.replicas }
