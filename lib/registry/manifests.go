@@ -1,0 +1,166 @@
+package registry
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/docket-p2p/docket/core"
+)
+
+// resolve turns a reference into the manifest's record in repo.
+func (h *Handler) resolve(r *http.Request, name string, ref reference) (core.ManifestEntry, error) {
+	d := ref.digest
+	if ref.tag != "" {
+		var err error
+		if d, err = h.index.GetTag(r.Context(), name, ref.tag); err != nil {
+			return core.ManifestEntry{}, err
+		}
+	}
+	return h.index.GetManifest(r.Context(), name, d)
+}
+
+func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, name, arg string) error {
+	ref, err := parseReference(arg)
+	if err != nil {
+		return err
+	}
+	e, err := h.resolve(r, name, ref)
+	if err != nil {
+		return err
+	}
+	f, err := h.blobs.Open(r.Context(), name, e.Digest)
+	if err != nil {
+		if errors.Is(err, ErrBlobUnknown) {
+			return &Error{Code: CodeManifestUnknown, Err: err}
+		}
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	f.Close()
+	if err != nil {
+		return err
+	}
+	// Served bytes are checked against their digest, whatever the storage.
+	if got, err := digestOf(e.Digest.Algorithm(), body); err != nil || got != e.Digest {
+		return errorf(CodeUnknown, "stored manifest %s does not match its digest", e.Digest)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", e.MediaType)
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Docker-Content-Digest", e.Digest.String())
+	hd.Set("ETag", `"`+e.Digest.String()+`"`)
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		h.metrics.manifestsPulled.Inc(1)
+		_, _ = w.Write(body)
+	}
+	return nil
+}
+
+func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, name, arg string) error {
+	if h.putter == nil || h.writer == nil {
+		return errorf(CodeUnsupported, "pushing is not supported here")
+	}
+	ref, err := parseReference(arg)
+	if err != nil {
+		return err
+	}
+	tags := r.URL.Query()["tag"]
+	for _, t := range tags {
+		if !ValidTag(t) {
+			return errorf(CodeTagInvalid, "invalid tag %q", t)
+		}
+	}
+	if ref.tag != "" {
+		tags = append(tags, ref.tag)
+	}
+	if r.ContentLength > maxManifestSize {
+		return errorf(CodeManifestTooLarge, "manifest of %d bytes exceeds %d", r.ContentLength, maxManifestSize)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxManifestSize+1))
+	if err != nil {
+		return errorf(CodeManifestInvalid, "reading manifest: %v", err)
+	}
+	if len(body) > maxManifestSize {
+		return errorf(CodeManifestTooLarge, "manifest exceeds %d bytes", maxManifestSize)
+	}
+	alg := core.SHA256
+	if !ref.digest.IsZero() {
+		alg = ref.digest.Algorithm()
+	}
+	d, err := digestOf(alg, body)
+	if err != nil {
+		return errorf(CodeDigestInvalid, "%v", err)
+	}
+	if !ref.digest.IsZero() && d != ref.digest {
+		return errorf(CodeDigestInvalid, "manifest digest is %s, reference says %s", d, ref.digest)
+	}
+	p, err := parseManifest(body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	for _, b := range p.blobs {
+		if _, err := h.blobs.Stat(ctx, name, b); err != nil {
+			if errors.Is(err, ErrBlobUnknown) {
+				return &Error{Code: CodeManifestBlobUnknown, Err: err, Detail: map[string]string{"digest": b.String()}}
+			}
+			return err
+		}
+	}
+	for _, c := range p.children {
+		if _, err := h.index.GetManifest(ctx, name, c); err != nil {
+			if errors.Is(err, ErrManifestUnknown) {
+				return &Error{Code: CodeManifestBlobUnknown, Err: err, Detail: map[string]string{"digest": c.String()}}
+			}
+			return err
+		}
+	}
+	if err := h.putter.PutBlob(ctx, name, d, int64(len(body)), bytes.NewReader(body)); err != nil {
+		return err
+	}
+	p.entry.Digest = d
+	p.entry.Size = int64(len(body))
+	if len(tags) == 0 {
+		tags = []string{""}
+	}
+	for _, t := range tags {
+		if err := h.writer.PutManifest(ctx, name, p.entry, t); err != nil {
+			return err
+		}
+	}
+	hd := w.Header()
+	hd.Set("Location", "/v2/"+name+"/manifests/"+d.String())
+	hd.Set("Docker-Content-Digest", d.String())
+	if !p.subject.IsZero() {
+		hd.Set("OCI-Subject", p.subject.String())
+	}
+	hd.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	h.metrics.manifestsPushed.Inc(1)
+	return nil
+}
+
+func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, name, arg string) error {
+	if h.writer == nil {
+		return errorf(CodeUnsupported, "deleting is not supported here")
+	}
+	ref, err := parseReference(arg)
+	if err != nil {
+		return err
+	}
+	if ref.tag != "" {
+		err = h.writer.DeleteTag(r.Context(), name, ref.tag)
+	} else {
+		err = h.writer.DeleteManifest(r.Context(), name, ref.digest)
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
