@@ -1,0 +1,65 @@
+// Package agent runs on every host: a read-only registry API (docker pull localhost:16000/...)
+// whose tags resolve through the build-index and whose blobs come through a Downloader into a
+// local, verified cache, so a second pull is served from disk.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/docket-p2p/docket/agent/httpdownload"
+	"github.com/docket-p2p/docket/buildindex/client"
+	"github.com/docket-p2p/docket/lib/httpserver"
+	"github.com/docket-p2p/docket/lib/metrics"
+	"github.com/docket-p2p/docket/lib/registry"
+	"github.com/docket-p2p/docket/lib/store"
+	originclient "github.com/docket-p2p/docket/origin/client"
+)
+
+// Server is a running agent.
+type Server struct {
+	cfg     Config
+	handler http.Handler
+}
+
+// New opens the agent's cache and wires the read-only registry API to it.
+func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := store.New(cfg.DataDir, store.Options{Scope: reg.Scope.SubScope("store")})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	cluster, err := originclient.NewCluster(cfg.Origins, cfg.Replicas, nil)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	dl := httpdownload.New(cluster, st, log, reg.Scope.SubScope("download"))
+	api := registry.New(registry.Options{
+		Blobs:    &blobs{cache: st, dl: dl},
+		Index:    client.New(cfg.BuildIndex, nil),
+		ReadOnly: true,
+		Log:      log,
+		Scope:    reg.Scope.SubScope("registry"),
+	})
+	r := httpserver.NewRouter(reg, log)
+	r.Handle("/v2", api)
+	r.Handle("/v2/*", api)
+	return &Server{cfg: cfg, handler: r}, nil
+}
+
+// Handler returns the agent's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves the registry API on l until ctx ends.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return httpserver.Serve(ctx, l, s.handler)
+}
+
+// Close releases nothing today; it exists so every component stops the same way.
+func (s *Server) Close() error { return nil }

@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Config is the proxy's configuration (config/proxy.yaml).
+type Config struct {
+	// Listen is the registry API's address (default ":5000").
+	Listen string `yaml:"listen"`
+	// Origins lists the origin cluster's members, host:port each (default ["127.0.0.1:15002"]).
+	Origins []string `yaml:"origins"`
+	// Replicas is how many origins own each blob on the hash ring (default 2; the ring clamps
+	// it to the number of origins).
+	Replicas int `yaml:"replicas"`
+	// BuildIndex is the build-index's host:port (default "127.0.0.1:15004").
+	BuildIndex string `yaml:"build_index"`
+}
+
+// Defaults, applied by ApplyDefaults.
+const (
+	DefaultListen     = ":5000"
+	DefaultOrigin     = "127.0.0.1:15002"
+	DefaultReplicas   = 2
+	DefaultBuildIndex = "127.0.0.1:15004"
+)
+
+// ApplyDefaults fills every unset field with its default.
+func (c *Config) ApplyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if len(c.Origins) == 0 {
+		c.Origins = []string{DefaultOrigin}
+	}
+	if c.Replicas == 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.BuildIndex == "" {
+		c.BuildIndex = DefaultBuildIndex
+	}
+}
+
+// Validate reports the first thing wrong with the configuration.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("proxy: listen %q: %w", c.Listen, err)
+	}
+	for _, o := range c.Origins {
+		if _, _, err := net.SplitHostPort(o); err != nil {
+			return fmt.Errorf("proxy: origin %q: %w", o, err)
+		}
+	}
+	if c.Replicas < 1 {
+		return errors.New("proxy: replicas must be at least 1")
+	}
+	if _, _, err := net.SplitHostPort(c.BuildIndex); err != nil {
+		return fmt.Errorf("proxy: build_index %q: %w", c.BuildIndex, err)
+	}
+	return nil
+}
