@@ -120,7 +120,7 @@ func RunRegistry(ctx context.Context, o RegistryOptions) (RegistryResult, error)
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rep\tplain push\tplain pull\tdocket push\tagent cold pull\tagent warm pull\t")
 	for rep := range o.Reps {
-		img, err := imagegen.Image(uint64(time.Now().UnixNano())+uint64(rep), imagegen.OCI, sizes...)
+		img, err := imagegen.RawImage(uint64(time.Now().UnixNano())+uint64(rep), sizes...)
 		if err != nil {
 			return RegistryResult{}, err
 		}
