@@ -245,6 +245,15 @@ func (h *Handler) finishUpload(w http.ResponseWriter, r *http.Request, name, id 
 	if err != nil {
 		return err
 	}
+	if cr := r.Header.Get("Content-Range"); cr != "" {
+		start, _, err := parseContentRange(cr)
+		if err != nil {
+			return h.rangeInvalid(w, name, id, size, err)
+		}
+		if start != size {
+			return h.rangeInvalid(w, name, id, size, fmt.Errorf("final chunk starts at %d, upload holds %d bytes", start, size))
+		}
+	}
 	if err := h.completeUpload(r, name, id, size, d); err != nil {
 		return err
 	}
