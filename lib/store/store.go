@@ -68,7 +68,7 @@ type Store struct {
 }
 
 type storeMetrics struct {
-	bytesWritten, bytesRead, puts, commits, verifyFailures, metainfos tally.Counter
+	bytesWritten, bytesRead, puts, commits, verifyFailures, metainfos, uploadsExpired tally.Counter
 }
 
 // New opens (creating if needed) a store rooted at root.
@@ -107,6 +107,7 @@ func New(root string, opts Options) (*Store, error) {
 			commits:        s.Counter("upload_commits"),
 			verifyFailures: s.Counter("verify_failures"),
 			metainfos:      s.Counter("metainfo_computed"),
+			uploadsExpired: s.Counter("uploads_expired"),
 		},
 		uploads: make(map[string]*upload),
 	}, nil
@@ -145,16 +146,22 @@ func (s *Store) Open(d core.Digest) (*os.File, error) {
 }
 
 // Put stores the content of r under d, verifying digest and (if size >= 0) size while it
-// streams. Nothing is published unless both match. If d is already stored, Put returns nil
-// without reading r.
+// streams. Nothing is published unless both match, and a failure (mismatch, read error, end
+// of ctx) leaves nothing behind. If d is already stored, Put returns nil without reading r
+// (ErrSizeMismatch if size disagrees with the stored blob).
 func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader) error {
-	if _, err := s.Stat(d); err == nil {
+	if have, err := s.Stat(d); err == nil {
+		if size >= 0 && have != size {
+			s.metrics.verifyFailures.Inc(1)
+			return fmt.Errorf("%w: %s is stored with %d bytes, not %d", ErrSizeMismatch, d, have, size)
+		}
 		return nil
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-")
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	s.touch(tmp.Name())
 	defer func() {
 		if tmp != nil {
 			tmp.Close()
@@ -233,14 +240,22 @@ func (s *Store) Delete(d core.Digest) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	_ = os.Remove(p + metainfoSuffix)
-	return nil
+	return syncDir(filepath.Dir(p))
 }
 
-// Walk calls fn for every stored blob; fn's first error stops the walk and is returned.
-func (s *Store) Walk(fn func(d core.Digest, size int64) error) error {
+// Walk calls fn for every stored blob, in lexical order within each algorithm; fn's first
+// error, or the end of ctx, stops the walk and is returned. Blobs published or deleted during
+// the walk may or may not be reported; files that are not blobs are skipped.
+func (s *Store) Walk(ctx context.Context, fn func(d core.Digest, size int64) error) error {
 	base := filepath.Join(s.root, "blobs")
 	return filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && path != base {
+				return nil // removed while walking
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if e.IsDir() || strings.HasSuffix(path, metainfoSuffix) {
@@ -260,7 +275,7 @@ func (s *Store) Walk(fn func(d core.Digest, size int64) error) error {
 		}
 		info, err := e.Info()
 		if err != nil {
-			return err
+			return nil // deleted meanwhile
 		}
 		return fn(d, info.Size())
 	})
@@ -275,34 +290,47 @@ func (s *Store) MetaInfo(ctx context.Context, d core.Digest) (*core.MetaInfo, er
 			return m, nil
 		}
 	}
-	v, err, _ := s.meta.Do(d.String(), func() (any, error) {
-		f, err := s.Open(d)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-		m, err := metainfo.Generate(&ctxReader{ctx: ctx, r: f}, d, fi.Size(), metainfo.PieceLength(fi.Size(), s.opts.PieceLengths))
-		if err != nil {
-			return nil, fmt.Errorf("store: metainfo %s: %w", d, err)
-		}
-		b, err := metainfo.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("store: metainfo %s: %w", d, err)
-		}
-		if err := writeFileAtomic(filepath.Join(s.root, "tmp"), p, b); err != nil {
-			return nil, err
-		}
-		s.metrics.metainfos.Inc(1)
-		return m, nil
+	// The computation is shared and must not fail because the caller that happened to start
+	// it went away: it runs detached, and each caller waits for it under its own ctx.
+	ch := s.meta.DoChan(d.String(), func() (any, error) {
+		return s.computeMetaInfo(d, p)
 	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*core.MetaInfo), nil
+	}
+}
+
+// computeMetaInfo hashes blob d's pieces and keeps the encoded metainfo at p.
+func (s *Store) computeMetaInfo(d core.Digest, p string) (*core.MetaInfo, error) {
+	f, err := s.Open(d)
 	if err != nil {
 		return nil, err
 	}
-	return v.(*core.MetaInfo), nil
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	m, err := metainfo.Generate(f, d, fi.Size(), metainfo.PieceLength(fi.Size(), s.opts.PieceLengths))
+	if err != nil {
+		return nil, fmt.Errorf("store: metainfo %s: %w", d, err)
+	}
+	s.metrics.bytesRead.Inc(fi.Size())
+	b, err := metainfo.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("store: metainfo %s: %w", d, err)
+	}
+	if err := writeFileAtomic(filepath.Join(s.root, "tmp"), p, b); err != nil {
+		return nil, err
+	}
+	s.metrics.metainfos.Inc(1)
+	return m, nil
 }
 
 func writeFileAtomic(tmpDir, dst string, b []byte) error {
@@ -324,7 +352,13 @@ func writeFileAtomic(tmpDir, dst string, b []byte) error {
 		os.Remove(f.Name())
 		return fmt.Errorf("store: write %s: %w", dst, err)
 	}
-	return nil
+	return syncDir(filepath.Dir(dst))
+}
+
+// touch sets p's modification time from the store's clock, which decides expiry.
+func (s *Store) touch(p string) {
+	now := s.opts.Now()
+	_ = os.Chtimes(p, now, now)
 }
 
 // ctxReader stops a copy when its context ends.

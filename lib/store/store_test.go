@@ -346,10 +346,103 @@ func TestMetaInfo(t *testing.T) {
 		t.Fatalf("empty blob metainfo: %v", err)
 	}
 	var walked []core.Digest
-	if err := s.Walk(func(x core.Digest, _ int64) error { walked = append(walked, x); return nil }); err != nil {
+	if err := s.Walk(ctx, func(x core.Digest, _ int64) error { walked = append(walked, x); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(walked) != 2 {
 		t.Fatalf("Walk found %v", walked)
+	}
+}
+
+// TestPurgeByInjectedClock expires uploads and orphaned temp files by the store's clock alone:
+// nothing sleeps and no file time is forged.
+func TestPurgeByInjectedClock(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s := newStore(t, Options{Now: clock, UploadTTL: time.Hour})
+	for _, id := range []string{"idle", "busy"} {
+		if err := s.CreateUpload(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan := filepath.Join(s.Root(), "tmp", "put-orphan")
+	if err := os.WriteFile(orphan, []byte("half a blob"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.touch(orphan)
+	advance(50 * time.Minute)
+	if _, err := s.AppendUpload("busy", 0, bytes.NewReader([]byte("abc"))); err != nil {
+		t.Fatal(err)
+	}
+	advance(20 * time.Minute) // idle: 70 min untouched, busy: 20 min
+	if n, err := s.PurgeUploads(); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v; want 1 upload removed", n, err)
+	}
+	if _, err := s.UploadSize("idle"); !errors.Is(err, ErrUploadNotFound) {
+		t.Fatalf("idle upload survived: %v", err)
+	}
+	if n, err := s.UploadSize("busy"); err != nil || n != 3 {
+		t.Fatalf("active upload: %d, %v", n, err)
+	}
+	if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("orphaned temp file kept: %v", err)
+	}
+	// An upload whose lock is held (an append in flight) is never purged.
+	advance(2 * time.Hour)
+	u, err := s.lockUpload("busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PurgeUploads()
+	u.mu.Unlock()
+	if err != nil || n != 0 {
+		t.Fatalf("purge with the upload busy: %d, %v", n, err)
+	}
+	if n, err := s.PurgeUploads(); err != nil || n != 1 {
+		t.Fatalf("purge once idle: %d, %v", n, err)
+	}
+	assertClean(t, s)
+}
+
+func TestPutExistingChecksSize(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{})
+	data := randomBytes(t, 1000)
+	d := core.SHA256Digest(data)
+	if err := s.Put(ctx, d, 1000, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, d, 999, bytes.NewReader(data)); !errors.Is(err, ErrSizeMismatch) {
+		t.Fatalf("Put of a stored digest with another size: %v", err)
+	}
+	// Unknown size, or the right one: already there, nothing read.
+	if err := s.Put(ctx, d, -1, iotest.ErrReader(errors.New("must not be read"))); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, s)
+}
+
+// TestMetaInfoSharedAcrossCancel: the caller that starts the shared computation going away
+// does not fail the callers waiting on it.
+func TestMetaInfoSharedAcrossCancel(t *testing.T) {
+	s := newStore(t, Options{})
+	data := randomBytes(t, 8<<20)
+	d := core.SHA256Digest(data)
+	if err := s.Put(context.Background(), d, -1, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.MetaInfo(cctx, d); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	m, err := s.MetaInfo(context.Background(), d)
+	if err != nil || m.Length != int64(len(data)) {
+		t.Fatalf("MetaInfo after a cancelled caller: %+v, %v", m, err)
+	}
+	if _, err := s.MetaInfo(context.Background(), core.SHA256Digest([]byte("absent"))); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("MetaInfo of a missing blob: %v", err)
 	}
 }

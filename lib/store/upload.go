@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/docket-p2p/docket/core"
 )
@@ -45,6 +46,7 @@ func (s *Store) CreateUpload(id string) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	f.Close()
+	s.touch(s.uploadPath(id))
 	h, _ := core.NewDigester(core.SHA256)
 	s.uploadsMu.Lock()
 	s.uploads[id] = &upload{hasher: h}
@@ -107,6 +109,7 @@ func (s *Store) AppendUpload(id string, offset int64, r io.Reader) (int64, error
 		return u.size, fmt.Errorf("store: %w", err)
 	}
 	defer f.Close()
+	defer s.touch(s.uploadPath(id))
 	w := &hashingWriter{f: f, h: u.hasher}
 	n, err := copyBuffer(w, r)
 	u.size += n
@@ -213,7 +216,9 @@ func (s *Store) CancelUpload(id string) error {
 	return nil
 }
 
-// PurgeUploads removes uploads untouched for longer than the upload TTL and returns how many.
+// PurgeUploads removes uploads untouched for longer than the upload TTL (by the store's
+// clock) and temp files as old, left by writers that died; it returns how many uploads it
+// removed. An upload busy in another call is not abandoned and is skipped.
 func (s *Store) PurgeUploads() (int, error) {
 	dir := filepath.Join(s.root, "uploads")
 	entries, err := os.ReadDir(dir)
@@ -223,22 +228,57 @@ func (s *Store) PurgeUploads() (int, error) {
 	cutoff := s.opts.Now().Add(-s.opts.UploadTTL)
 	n := 0
 	for _, e := range entries {
+		id := e.Name()
 		info, err := e.Info()
-		if err != nil || !info.ModTime().Before(cutoff) {
+		if err != nil || !info.ModTime().Before(cutoff) || checkID(id) != nil {
 			continue
 		}
-		u, err := s.lockUpload(e.Name())
-		if err != nil {
+		s.uploadsMu.Lock()
+		u, ok := s.uploads[id]
+		if !ok {
+			u = &upload{size: info.Size()}
+			s.uploads[id] = u
+		}
+		s.uploadsMu.Unlock()
+		if !u.mu.TryLock() {
 			continue
 		}
 		// Look again under the lock: an append may have just touched it.
-		if fi, err := os.Stat(s.uploadPath(e.Name())); err == nil && fi.ModTime().Before(cutoff) {
-			s.forget(e.Name(), u)
+		if fi, err := os.Stat(s.uploadPath(id)); err == nil && !u.gone && fi.ModTime().Before(cutoff) {
+			s.forget(id, u)
+			s.metrics.uploadsExpired.Inc(1)
 			n++
 		}
 		u.mu.Unlock()
 	}
+	tmpDir := filepath.Join(s.root, "tmp")
+	tmps, err := os.ReadDir(tmpDir)
+	if err != nil {
+		return n, fmt.Errorf("store: %w", err)
+	}
+	for _, e := range tmps {
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(tmpDir, e.Name()))
+		}
+	}
 	return n, nil
+}
+
+// RunJanitor calls PurgeUploads every interval until ctx ends, reporting errors to onError
+// (which may be nil).
+func (s *Store) RunJanitor(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.PurgeUploads(); err != nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
 }
 
 // copyBufferSize is the chunk size of the store's copies: large enough that a 1 GiB blob is
