@@ -119,6 +119,19 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int6
 		os.Remove(tmp.Name())
 		return err
 	}
+	return syncDir(filepath.Dir(p))
+}
+
+// syncDir fsyncs dir so a rename into it survives a crash.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("backend fs: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("backend fs: fsync %s: %w", dir, err)
+	}
 	return nil
 }
 
