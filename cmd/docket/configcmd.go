@@ -41,12 +41,12 @@ func runConfig(_ context.Context, e *env) error {
 		}
 		cfg := c.newConfig()
 		cfg.ApplyDefaults()
-		b, err := yaml.Marshal(cfg)
-		if err != nil {
+		enc := yaml.NewEncoder(e.stdout)
+		enc.SetIndent(2)
+		if err := enc.Encode(cfg); err != nil {
 			return fmt.Errorf("encode defaults: %w", err)
 		}
-		_, err = e.stdout.Write(b)
-		return err
+		return enc.Close()
 	default:
 		return fmt.Errorf("%w: unknown config subcommand %q", errUsage, args[0])
 	}

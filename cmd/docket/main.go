@@ -51,6 +51,7 @@ type command struct {
 
 func commands() []command {
 	cmds := []command{
+		{"dev", "run the whole cluster in one process (proxy, agent, origin, tracker, build-index)", runDev},
 		{"config", "configuration tools: `config validate COMPONENT FILE`, `config defaults COMPONENT`", runConfig},
 		{"bench", "benchmarks: `bench registry`", runBench},
 		{"version", "print the version", runVersion},

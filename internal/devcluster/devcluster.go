@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/docket-p2p/docket/lib/config"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
 )
@@ -147,6 +148,7 @@ type Cluster struct {
 	// Components lists every component in start-up order.
 	Components []Component
 
+	configs   map[string]config.Config // by component name, filled by newServer
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	errOnce   sync.Once
