@@ -64,12 +64,12 @@ func (s *Server) statBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.ensureLocal(r.Context(), d); err != nil {
-		return err
-	}
 	n, err := s.store.Stat(d)
 	if err != nil {
-		return err
+		// A stat never fetches: proxies stat every layer before pushing it.
+		if n, err = s.statRemote(r.Context(), r.URL.Query().Get("ns"), d, allowPeers(r)); err != nil {
+			return err
+		}
 	}
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -82,7 +82,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.ensureLocal(r.Context(), d); err != nil {
+	if err := s.ensureLocal(r.Context(), r.URL.Query().Get("ns"), d, allowPeers(r)); err != nil {
 		return err
 	}
 	f, err := s.store.Open(d)
@@ -97,8 +97,8 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 }
 
 // putBlob stores a blob of known digest in one request. Unless the request is itself a
-// replica from another origin, the blob is then pushed to the digest's other owners and
-// queued for write-back before the 201.
+// replica from another origin, the blob is then pushed to the digest's other owners before
+// the 201; either way it is queued for write-back.
 func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 	d, err := digestParam(r)
 	if err != nil {
@@ -114,6 +114,10 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 		if err := s.settle(r, d); err != nil {
 			return err
 		}
+	} else {
+		// An owner receiving a replica writes it back too, so the blob reaches the backend
+		// even if the origin that took the commit dies with its in-memory queue.
+		s.writeBack.enqueue(d)
 	}
 	w.WriteHeader(http.StatusCreated)
 	return nil
@@ -148,7 +152,7 @@ func (s *Server) getMetaInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.ensureLocal(r.Context(), d); err != nil {
+	if err := s.ensureLocal(r.Context(), r.URL.Query().Get("ns"), d, allowPeers(r)); err != nil {
 		return err
 	}
 	m, err := s.store.MetaInfo(r.Context(), d)

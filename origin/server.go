@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/uber-go/tally/v4"
 	"golang.org/x/sync/singleflight"
@@ -19,6 +20,7 @@ import (
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/backend/fs"
+	"github.com/docket-p2p/docket/lib/hashring"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/store"
@@ -31,15 +33,22 @@ type Server struct {
 	log       *slog.Logger
 	store     *store.Store
 	backend   backend.Client
-	cluster   *client.Cluster
+	ring      *hashring.Ring
+	peers     map[string]client.Client // every other member, reached with NewPeer
 	writeBack *writeBack
 	handler   http.Handler
 	fetches   singleflight.Group
 	metrics   originMetrics
+
+	stopJanitor context.CancelFunc
+	janitorDone chan struct{}
 }
 
+// janitorInterval is how often the origin purges expired uploads and orphaned temp files.
+const janitorInterval = 10 * time.Minute
+
 type originMetrics struct {
-	readThroughHits, readThroughMisses, replicated, replicationFailures tally.Counter
+	readThroughHits, readThroughMisses, peerFetches, replicated, replicationFailures tally.Counter
 }
 
 // New opens the origin's store and backend and builds its API.
@@ -58,16 +67,23 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
-	cluster, err := client.NewCluster(cfg.Cluster, cfg.Replicas, nil)
-	if err != nil {
-		return nil, fmt.Errorf("origin: %w", err)
+	ring := hashring.New(cfg.Cluster, cfg.Replicas)
+	peers := make(map[string]client.Client)
+	for _, m := range ring.Members() {
+		if m != cfg.Self {
+			peers[m] = client.NewPeer(m, nil)
+		}
 	}
+	jctx, stopJanitor := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: log, store: st, backend: be, cluster: cluster,
-		writeBack: newWriteBack(st, be, log, reg.Scope.SubScope("writeback")),
+		cfg: cfg, log: log, store: st, backend: be, ring: ring, peers: peers,
+		writeBack:   newWriteBack(st, be, log, reg.Scope.SubScope("writeback")),
+		stopJanitor: stopJanitor,
+		janitorDone: make(chan struct{}),
 		metrics: originMetrics{
 			readThroughHits:     reg.Scope.Counter("read_through_hits"),
 			readThroughMisses:   reg.Scope.Counter("read_through_misses"),
+			peerFetches:         reg.Scope.Counter("peer_fetches"),
 			replicated:          reg.Scope.Counter("replicated"),
 			replicationFailures: reg.Scope.Counter("replication_failures"),
 		},
@@ -84,6 +100,10 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r.Put("/uploads/{id}", s.handle(s.commitUpload))
 	r.Delete("/uploads/{id}", s.handle(s.cancelUpload))
 	s.handler = r
+	go func() {
+		defer close(s.janitorDone)
+		st.RunJanitor(jctx, janitorInterval, func(err error) { log.Warn("purging expired uploads", "err", err) })
+	}()
 	return s, nil
 }
 
@@ -95,8 +115,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close stops the write-back worker.
+// Close stops the upload janitor and the write-back workers, after giving the latter a
+// bounded time to drain their queue.
 func (s *Server) Close() error {
+	s.stopJanitor()
+	<-s.janitorDone
 	s.writeBack.close()
 	return nil
 }
@@ -104,49 +127,17 @@ func (s *Server) Close() error {
 // Store exposes the origin's store (the P2P seeder serves from it).
 func (s *Server) Store() *store.Store { return s.store }
 
-// ensureLocal makes d present in the store, reading through to the backend on a miss;
-// concurrent misses for one digest share one backend read.
-func (s *Server) ensureLocal(ctx context.Context, d core.Digest) error {
-	if _, err := s.store.Stat(d); err == nil {
-		return nil
-	}
-	_, err, _ := s.fetches.Do(d.String(), func() (any, error) {
-		if _, err := s.store.Stat(d); err == nil {
-			return nil, nil
-		}
-		info, err := s.backend.Stat(ctx, blobName(d))
-		if err != nil {
-			if errors.Is(err, backend.ErrNotFound) {
-				s.metrics.readThroughMisses.Inc(1)
-				return nil, fmt.Errorf("%w: %s", client.ErrBlobNotFound, d)
-			}
-			return nil, fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
-		}
-		pr, pw := io.Pipe()
-		go func() {
-			pw.CloseWithError(s.backend.Download(ctx, blobName(d), pw))
-		}()
-		err = s.store.Put(ctx, d, info.Size, pr)
-		pr.Close()
-		if err != nil {
-			return nil, fmt.Errorf("origin: read-through %s: %w", d, err)
-		}
-		s.metrics.readThroughHits.Inc(1)
-		return nil, nil
-	})
-	return err
-}
-
 // replicate pushes d to every owner other than this origin, as replicas. It returns an error
 // only if no owner holds d afterwards.
 func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error {
 	held := false
 	var errs []error
-	for _, o := range s.cluster.Owners(d) {
-		if o.Addr() == s.cfg.Self {
+	for _, addr := range s.ring.Owners(d.String()) {
+		if addr == s.cfg.Self {
 			held = true
 			continue
 		}
+		o := s.peers[addr]
 		if err := s.pushReplica(ctx, o, ns, d); err != nil {
 			s.metrics.replicationFailures.Inc(1)
 			s.log.Warn("replication failed", "digest", d, "to", o.Addr(), "err", err)

@@ -53,4 +53,7 @@ const (
 	// HeaderReplica marks an upload from another origin that is replicating a blob: the
 	// receiver stores it and fans out no further.
 	HeaderReplica = "Docket-Replica"
+	// HeaderNoPeers marks a request from another origin: the receiver answers from its own
+	// disk and its backend only, never by asking its peers, so origins cannot loop.
+	HeaderNoPeers = "Docket-No-Peers"
 )

@@ -16,37 +16,72 @@ import (
 	"github.com/docket-p2p/docket/lib/metainfo"
 )
 
-// Timeouts of the default transport. There is no overall request timeout: blob bodies are
-// large and their duration is bounded by the caller's context.
+// Timeouts of the default transport. There is no overall request timeout and no response
+// header timeout: blob bodies are large, and an origin reading a blob through from its backend
+// answers a GET only once it has it; the caller's context bounds both.
 const (
-	dialTimeout           = 5 * time.Second
-	responseHeaderTimeout = 60 * time.Second
-	maxErrorBody          = 64 << 10
-	maxMetaInfoBody       = 64 << 20
+	dialTimeout     = 5 * time.Second
+	maxErrorBody    = 64 << 10
+	maxMetaInfoBody = 64 << 20
+)
+
+// Retries of idempotent reads (Stat, Download, MetaInfo, UploadSize) when the origin is
+// unavailable (connection refused or reset, 5xx): attempts in all, and the first backoff,
+// doubled after each attempt.
+const (
+	readAttempts     = 3
+	readRetryBackoff = 100 * time.Millisecond
 )
 
 // DefaultHTTPClient is shared by clients created with a nil *http.Client.
 var DefaultHTTPClient = &http.Client{Transport: &http.Transport{
-	Proxy:                 nil,
-	DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-	MaxIdleConnsPerHost:   64,
-	IdleConnTimeout:       90 * time.Second,
-	ResponseHeaderTimeout: responseHeaderTimeout,
-	WriteBufferSize:       256 << 10,
-	ReadBufferSize:        256 << 10,
+	Proxy:               nil,
+	DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     90 * time.Second,
+	WriteBufferSize:     256 << 10,
+	ReadBufferSize:      256 << 10,
 }}
 
 type httpClient struct {
 	addr string
 	hc   *http.Client
+	peer bool
 }
 
-// New returns a client of the origin at addr (host:port).
+// New returns a client of the origin at addr (host:port). hc nil means DefaultHTTPClient.
 func New(addr string, hc *http.Client) Client {
 	if hc == nil {
 		hc = DefaultHTTPClient
 	}
 	return &httpClient{addr: addr, hc: hc}
+}
+
+// NewPeer returns the client one origin uses to reach another: its requests carry
+// HeaderNoPeers, so the receiver never asks its own peers on a miss.
+func NewPeer(addr string, hc *http.Client) Client {
+	c := New(addr, hc).(*httpClient)
+	c.peer = true
+	return c
+}
+
+// retry calls fn up to readAttempts times while it fails with ErrUnavailable and ctx lasts.
+func retry[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	wait := readRetryBackoff
+	for attempt := 1; ; attempt++ {
+		v, err := fn()
+		if err == nil || attempt == readAttempts || !errors.Is(err, ErrUnavailable) {
+			return v, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+		wait *= 2
+	}
 }
 
 func (c *httpClient) Addr() string { return c.addr }
@@ -105,10 +140,17 @@ func (c *httpClient) newRequest(ctx context.Context, method, u string, body io.R
 	if err != nil {
 		return nil, fmt.Errorf("origin client: %w", err)
 	}
+	if c.peer {
+		req.Header.Set(HeaderNoPeers, "true")
+	}
 	return req, nil
 }
 
 func (c *httpClient) Stat(ctx context.Context, ns string, d core.Digest) (int64, error) {
+	return retry(ctx, func() (int64, error) { return c.statOnce(ctx, ns, d) })
+}
+
+func (c *httpClient) statOnce(ctx context.Context, ns string, d core.Digest) (int64, error) {
 	req, err := c.newRequest(ctx, http.MethodHead, c.url("/blobs/"+d.String(), ns, nil), nil)
 	if err != nil {
 		return 0, err
@@ -121,7 +163,13 @@ func (c *httpClient) Stat(ctx context.Context, ns string, d core.Digest) (int64,
 	return resp.ContentLength, nil
 }
 
+// Download retries opening the blob; once the body is flowing, a failure is the caller's to
+// handle (it knows how far it got and can ask for the rest with offset).
 func (c *httpClient) Download(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error) {
+	return retry(ctx, func() (io.ReadCloser, error) { return c.downloadOnce(ctx, ns, d, offset, length) })
+}
+
+func (c *httpClient) downloadOnce(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, c.url("/blobs/"+d.String(), ns, nil), nil)
 	if err != nil {
 		return nil, err
@@ -152,6 +200,10 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func (c *httpClient) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
+	return retry(ctx, func() (*core.MetaInfo, error) { return c.metaInfoOnce(ctx, ns, d) })
+}
+
+func (c *httpClient) metaInfoOnce(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, c.url("/blobs/"+d.String()+"/metainfo", ns, nil), nil)
 	if err != nil {
 		return nil, err
@@ -240,6 +292,10 @@ func parseOffset(resp *http.Response) (int64, error) {
 }
 
 func (c *httpClient) UploadSize(ctx context.Context, ns, id string) (int64, error) {
+	return retry(ctx, func() (int64, error) { return c.uploadSizeOnce(ctx, ns, id) })
+}
+
+func (c *httpClient) uploadSizeOnce(ctx context.Context, ns, id string) (int64, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, c.url("/uploads/"+url.PathEscape(id), ns, nil), nil)
 	if err != nil {
 		return 0, err

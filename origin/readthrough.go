@@ -1,0 +1,158 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/backend"
+	"github.com/docket-p2p/docket/origin/client"
+)
+
+// readThroughTimeout bounds one shared fetch of a missing blob from the backend or a peer.
+// The fetch runs detached from the request that started it (others may be waiting on it), so
+// it needs its own limit; an hour moves tens of gigabytes from any sane store.
+const readThroughTimeout = time.Hour
+
+// allowPeers reports whether a request may be answered by asking other origins: not when it
+// comes from another origin (HeaderNoPeers), so two origins missing a blob never ask each
+// other in a loop.
+func allowPeers(r *http.Request) bool { return r.Header.Get(client.HeaderNoPeers) == "" }
+
+// peersFor returns the clients of d's owners other than this origin, in ring order: the
+// origins that hold d if anyone does (a commit is acknowledged only once an owner has it).
+func (s *Server) peersFor(d core.Digest) []client.Client {
+	var out []client.Client
+	for _, addr := range s.ring.Owners(d.String()) {
+		if p, ok := s.peers[addr]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// statRemote answers a stat for a blob missing on this disk without fetching it: from the
+// backend, else (if allowed) from the owners among the peers.
+func (s *Server) statRemote(ctx context.Context, ns string, d core.Digest, peers bool) (int64, error) {
+	info, err := s.backend.Stat(ctx, blobName(d))
+	if err == nil {
+		return info.Size, nil
+	}
+	var errs []error
+	if !errors.Is(err, backend.ErrNotFound) {
+		errs = append(errs, fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err))
+	}
+	if peers {
+		for _, p := range s.peersFor(d) {
+			n, perr := p.Stat(ctx, ns, d)
+			if perr == nil {
+				return n, nil
+			}
+			if !errors.Is(perr, client.ErrBlobNotFound) {
+				errs = append(errs, perr)
+			}
+		}
+	}
+	return 0, notFoundUnless(d, errs)
+}
+
+// notFoundUnless returns ErrBlobNotFound for d, or, if any source failed rather than answered
+// "not found", ErrUnavailable with those failures: a miss must not be reported while a source
+// that might hold the blob could not be asked.
+func notFoundUnless(d core.Digest, errs []error) error {
+	if len(errs) == 0 {
+		return fmt.Errorf("%w: %s", client.ErrBlobNotFound, d)
+	}
+	return fmt.Errorf("%w: %s: %w", client.ErrUnavailable, d, errors.Join(errs...))
+}
+
+// ensureLocal makes d present in the store, reading through on a miss: from the backend,
+// else (if allowed) from an owner among the peers. Every fetched byte is verified against d
+// by the store before it is published. Concurrent misses for one digest share one fetch,
+// which runs detached from the request that started it: a client giving up does not fail the
+// others waiting.
+func (s *Server) ensureLocal(ctx context.Context, ns string, d core.Digest, peers bool) error {
+	if _, err := s.store.Stat(d); err == nil {
+		return nil
+	}
+	key := d.String()
+	if !peers {
+		key += "#local"
+	}
+	ch := s.fetches.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readThroughTimeout)
+		defer cancel()
+		return nil, s.fetch(fctx, ns, d, peers)
+	})
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case res := <-ch:
+		return res.Err
+	}
+}
+
+func (s *Server) fetch(ctx context.Context, ns string, d core.Digest, peers bool) error {
+	if _, err := s.store.Stat(d); err == nil {
+		return nil
+	}
+	var errs []error
+	err := s.fetchBackend(ctx, d)
+	if err == nil {
+		s.metrics.readThroughHits.Inc(1)
+		return nil
+	}
+	if !errors.Is(err, client.ErrBlobNotFound) {
+		errs = append(errs, err)
+	}
+	if peers {
+		for _, p := range s.peersFor(d) {
+			err := s.fetchPeer(ctx, p, ns, d)
+			if err == nil {
+				s.metrics.peerFetches.Inc(1)
+				return nil
+			}
+			if !errors.Is(err, client.ErrBlobNotFound) {
+				s.log.Warn("read-through from peer failed", "digest", d, "peer", p.Addr(), "err", err)
+				errs = append(errs, err)
+			}
+		}
+	}
+	s.metrics.readThroughMisses.Inc(1)
+	return notFoundUnless(d, errs)
+}
+
+func (s *Server) fetchBackend(ctx context.Context, d core.Digest) error {
+	name := blobName(d)
+	info, err := s.backend.Stat(ctx, name)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return fmt.Errorf("%w: %s", client.ErrBlobNotFound, d)
+		}
+		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(s.backend.Download(ctx, name, pw)) }()
+	err = s.store.Put(ctx, d, info.Size, pr)
+	pr.CloseWithError(errors.New("read-through finished"))
+	if err != nil {
+		return fmt.Errorf("origin: read-through %s from the backend: %w", d, err)
+	}
+	return nil
+}
+
+func (s *Server) fetchPeer(ctx context.Context, p client.Client, ns string, d core.Digest) error {
+	body, err := p.Download(ctx, ns, d, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if err := s.store.Put(ctx, d, -1, body); err != nil {
+		return fmt.Errorf("origin: read-through %s from %s: %w", d, p.Addr(), err)
+	}
+	return nil
+}
