@@ -22,6 +22,7 @@ import (
 // Server is a running agent.
 type Server struct {
 	cfg     Config
+	dl      *httpdownload.Downloader
 	handler http.Handler
 }
 
@@ -50,7 +51,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r := httpserver.NewRouter(reg, log)
 	r.Handle("/v2", api)
 	r.Handle("/v2/*", api)
-	return &Server{cfg: cfg, handler: r}, nil
+	return &Server{cfg: cfg, dl: dl, handler: r}, nil
 }
 
 // Handler returns the agent's HTTP handler.
@@ -61,5 +62,5 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close releases nothing today; it exists so every component stops the same way.
-func (s *Server) Close() error { return nil }
+// Close stops the downloads in progress and waits for them to end.
+func (s *Server) Close() error { return s.dl.Close() }

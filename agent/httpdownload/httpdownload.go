@@ -47,7 +47,13 @@ type Downloader struct {
 	log   *slog.Logger
 	scope tally.Scope
 
+	// base parents every transfer; Close cancels it and waits for the transfers to end.
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
 	mu       sync.Mutex
+	closed   bool
 	inflight map[core.Digest]*transfer
 }
 
@@ -62,7 +68,20 @@ type transfer struct {
 
 // New returns a Downloader. scope receives downloads, bytes, failures, cache hits and latency.
 func New(src Source, st Store, log *slog.Logger, scope tally.Scope) *Downloader {
-	return &Downloader{src: src, store: st, log: log, scope: scope, inflight: make(map[core.Digest]*transfer)}
+	base, cancel := context.WithCancel(context.Background())
+	return &Downloader{src: src, store: st, log: log, scope: scope, base: base, cancel: cancel,
+		inflight: make(map[core.Digest]*transfer)}
+}
+
+// Close stops every transfer in progress and waits for them to end; their callers get an
+// error. Download fails with ErrClosed afterwards.
+func (dl *Downloader) Close() error {
+	dl.mu.Lock()
+	dl.closed = true
+	dl.mu.Unlock()
+	dl.cancel()
+	dl.wg.Wait()
+	return nil
 }
 
 // Download makes sure d is in the store, verified. It returns at once if it already is.
@@ -73,11 +92,16 @@ func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) 
 	}
 	dl.scope.Counter("cache_misses").Inc(1)
 	dl.mu.Lock()
+	if dl.closed {
+		dl.mu.Unlock()
+		return ErrClosed
+	}
 	t, ok := dl.inflight[d]
 	if !ok {
-		tctx, cancel := context.WithCancel(context.Background())
+		tctx, cancel := context.WithCancel(dl.base)
 		t = &transfer{done: make(chan struct{}), cancel: cancel}
 		dl.inflight[d] = t
+		dl.wg.Add(1)
 		go dl.run(tctx, t, repo, d)
 	} else {
 		dl.scope.Counter("shared").Inc(1)
@@ -92,7 +116,12 @@ func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) 
 		dl.mu.Lock()
 		t.waiters--
 		if t.waiters == 0 {
+			// Nobody wants this transfer any more: stop it, and let the next caller start a
+			// fresh one rather than join one that is winding down.
 			t.cancel()
+			if dl.inflight[d] == t {
+				delete(dl.inflight, d)
+			}
 		}
 		dl.mu.Unlock()
 		return ctx.Err()
@@ -100,6 +129,7 @@ func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) 
 }
 
 func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.Digest) {
+	defer dl.wg.Done()
 	start := time.Now()
 	size, err := dl.fetch(ctx, repo, d)
 	elapsed := time.Since(start)
@@ -115,7 +145,9 @@ func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.
 	}
 	dl.mu.Lock()
 	t.err = err
-	delete(dl.inflight, d)
+	if dl.inflight[d] == t {
+		delete(dl.inflight, d)
+	}
 	dl.mu.Unlock()
 	t.cancel()
 	close(t.done)

@@ -26,7 +26,8 @@ import (
 )
 
 // countingOrigin starts a real origin behind a handler that counts blob downloads.
-func countingOrigin(t *testing.T) (addr string, srv *origin.Server, gets *atomic.Int64) {
+// stop shuts the origin down; it is also registered as a cleanup and safe to call twice.
+func countingOrigin(t *testing.T) (addr string, srv *origin.Server, gets *atomic.Int64, stop func()) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -47,8 +48,10 @@ func countingOrigin(t *testing.T) (addr string, srv *origin.Server, gets *atomic
 		h.ServeHTTP(w, r)
 	})}
 	go hs.Serve(l)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	return addr, srv, gets
+	var once sync.Once
+	stop = func() { once.Do(func() { hs.Close(); srv.Close() }) }
+	t.Cleanup(stop)
+	return addr, srv, gets, stop
 }
 
 func newDownloader(t *testing.T, origins ...string) (*Downloader, *store.Store) {
@@ -61,7 +64,9 @@ func newDownloader(t *testing.T, origins ...string) (*Downloader, *store.Store) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(cluster, st, slog.New(slog.DiscardHandler), tally.NoopScope), st
+	dl := New(cluster, st, slog.New(slog.DiscardHandler), tally.NoopScope)
+	t.Cleanup(func() { dl.Close() })
+	return dl, st
 }
 
 func blob(t *testing.T, n int) ([]byte, core.Digest) {
@@ -74,7 +79,7 @@ func blob(t *testing.T, n int) ([]byte, core.Digest) {
 
 func TestSharedDownload(t *testing.T) {
 	ctx := context.Background()
-	addr, srv, gets := countingOrigin(t)
+	addr, srv, gets, _ := countingOrigin(t)
 	data, d := blob(t, 8<<20)
 	if err := srv.Store().Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
@@ -206,4 +211,159 @@ func waitWaiters(t *testing.T, dl *Downloader, d core.Digest, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("transfer of %s never had %d waiters", d, n)
+}
+
+// TestCancelledLastWaiterStartsFresh: once the only caller of a transfer gives up, the next
+// caller starts a new transfer instead of inheriting the cancelled one's error.
+func TestCancelledLastWaiterStartsFresh(t *testing.T) {
+	data, d := blob(t, 256<<10)
+	var gets atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		if r.Method != http.MethodGet {
+			return
+		}
+		if gets.Add(1) == 1 {
+			<-r.Context().Done() // the first transfer stalls until it is cancelled
+			return
+		}
+		w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	dl, _ := newDownloader(t, srv.Listener.Addr().String())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- dl.Download(ctx, "repo", d) }()
+	waitWaiters(t, dl, d, 1)
+	for gets.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	if err := dl.Download(context.Background(), "repo", d); err != nil {
+		t.Fatalf("next caller: %v", err)
+	}
+}
+
+// TestCloseStopsTransfers: Close cancels a stalled transfer, its caller gets an error, and
+// later calls get ErrClosed.
+func TestCloseStopsTransfers(t *testing.T) {
+	_, d := blob(t, 1024)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1024")
+		if r.Method == http.MethodGet {
+			<-r.Context().Done()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dl, st := newDownloader(t, srv.Listener.Addr().String())
+	waiter := make(chan error, 1)
+	go func() { waiter <- dl.Download(context.Background(), "repo", d) }()
+	waitWaiters(t, dl, d, 1)
+	closed := make(chan struct{})
+	go func() { dl.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if err := <-waiter; err == nil {
+		t.Fatal("a transfer stopped by Close reported success")
+	}
+	if err := dl.Download(context.Background(), "repo", d); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Download after Close: %v", err)
+	}
+	if _, err := st.Stat(d); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stopped transfer stored something: %v", err)
+	}
+}
+
+// TestFailoverToNextOwner: with the first owner of a blob down, the blob comes from the next.
+func TestFailoverToNextOwner(t *testing.T) {
+	ctx := context.Background()
+	addrA, srvA, getsA, stopA := countingOrigin(t)
+	addrB, srvB, getsB, stopB := countingOrigin(t)
+	data, d := blob(t, 512<<10)
+	for _, s := range []*origin.Server{srvA, srvB} {
+		if err := s.Store().Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.New(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := client.NewCluster([]string{addrA, addrB}, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := New(cluster, st, slog.New(slog.DiscardHandler), tally.NoopScope)
+	t.Cleanup(func() { dl.Close() })
+	// Stop the first owner: its listener refuses connections from now on.
+	first := cluster.Owners(d)[0].Addr()
+	var surviving *atomic.Int64
+	switch first {
+	case addrA:
+		stopA()
+		surviving = getsB
+	case addrB:
+		stopB()
+		surviving = getsA
+	}
+	if err := dl.Download(ctx, "repo", d); err != nil {
+		t.Fatalf("download with the first owner down: %v", err)
+	}
+	if surviving.Load() != 1 {
+		t.Fatalf("the surviving owner served %d downloads, want 1", surviving.Load())
+	}
+}
+
+// TestRetryAfterTruncatedStream: a transfer cut short is retried and completes.
+func TestRetryAfterTruncatedStream(t *testing.T) {
+	data, d := blob(t, 256<<10)
+	var gets atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		if r.Method != http.MethodGet {
+			return
+		}
+		if gets.Add(1) == 1 {
+			w.Write(data[:len(data)/2])
+			panic(http.ErrAbortHandler) // drop the connection mid-body
+		}
+		w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	scope := tally.NewTestScope("", nil)
+	st, err := store.New(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := client.NewCluster([]string{srv.Listener.Addr().String()}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := New(cluster, st, slog.New(slog.DiscardHandler), scope)
+	t.Cleanup(func() { dl.Close() })
+	if err := dl.Download(context.Background(), "repo", d); err != nil {
+		t.Fatalf("download after a truncated stream: %v", err)
+	}
+	if gets.Load() != 2 {
+		t.Fatalf("%d GETs, want 2", gets.Load())
+	}
+	if err := dl.Download(context.Background(), "repo", d); err != nil {
+		t.Fatal(err)
+	}
+	counters := scope.Snapshot().Counters()
+	for name, want := range map[string]int64{
+		"downloads+": 1, "bytes+": int64(len(data)), "cache_misses+": 1, "cache_hits+": 1,
+	} {
+		c, ok := counters[name]
+		if !ok || c.Value() != want {
+			t.Errorf("counter %s = %v, want %d", name, c, want)
+		}
+	}
 }
