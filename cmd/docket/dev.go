@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/docket-p2p/docket/internal/devcluster"
@@ -56,15 +59,28 @@ func runDev(ctx context.Context, e *env) error {
 	return nil
 }
 
+// displayPath shows dir relative to the working directory when it lies under it, "-" when
+// empty.
+func displayPath(dir string) string {
+	if dir == "" {
+		return "-"
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return dir
+	}
+	if rel, err := filepath.Rel(wd, dir); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return rel
+	}
+	return dir
+}
+
 // printCluster writes the table of what the dev cluster started and the ready line.
 func printCluster(w io.Writer, c *devcluster.Cluster) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tADDRESS\tDATA")
 	for _, p := range c.Components {
-		data := p.DataDir
-		if data == "" {
-			data = "-"
-		}
+		data := displayPath(p.DataDir)
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Addr, data)
 	}
 	_ = tw.Flush()
