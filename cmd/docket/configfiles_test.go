@@ -176,6 +176,15 @@ func TestHelmChart(t *testing.T) {
 			checkRendered(t, out, tc.origins)
 		})
 	}
+	// The values schema rejects what would render a broken cluster.
+	for _, set := range []string{"logLevel=loud", "origin.replicas=0", "agent.cache.type=nfs"} {
+		out, err := exec.Command(helm, "template", "rel", chart, "--set", set).CombinedOutput()
+		if err == nil {
+			t.Errorf("helm template --set %s rendered; want a schema error", set)
+		} else if !strings.Contains(string(out), "values don't meet the specifications") && !strings.Contains(string(out), "at '/") {
+			t.Errorf("helm template --set %s: %s", set, out)
+		}
+	}
 }
 
 type k8sObject struct {
