@@ -63,7 +63,7 @@ var errorCodes = []struct {
 	{ErrTagInvalid, client.CodeTagInvalid, http.StatusBadRequest},
 	{core.ErrInvalidDigest, client.CodeDigestInvalid, http.StatusBadRequest},
 	{core.ErrUnsupportedAlgorithm, client.CodeDigestInvalid, http.StatusBadRequest},
-	{errPagination, client.CodePaginationInvalid, http.StatusBadRequest},
+	{ErrPaginationInvalid, client.CodePaginationInvalid, http.StatusBadRequest},
 	{ErrEntryInvalid, client.CodeBodyInvalid, http.StatusBadRequest},
 	{ErrNameUnknown, client.CodeNameUnknown, http.StatusNotFound},
 	{ErrTagUnknown, client.CodeManifestUnknown, http.StatusNotFound},
@@ -71,8 +71,6 @@ var errorCodes = []struct {
 	{ErrBlobUnknown, client.CodeBlobUnknown, http.StatusNotFound},
 	{ErrBackend, client.CodeUnavailable, http.StatusServiceUnavailable},
 }
-
-var errPagination = errors.New("invalid pagination")
 
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, status := client.CodeInternal, http.StatusInternalServerError
@@ -125,7 +123,7 @@ func pageParams(r *http.Request) (string, int, error) {
 	if s := q.Get("n"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 0 || v > client.MaxPage {
-			return "", 0, fmt.Errorf("%w: n=%q: want 0 to %d", errPagination, s, client.MaxPage)
+			return "", 0, fmt.Errorf("%w: n=%q: want 0 to %d", ErrPaginationInvalid, s, client.MaxPage)
 		}
 		n = v
 	}

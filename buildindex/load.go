@@ -30,11 +30,9 @@ type cappedBuffer struct {
 	limit int
 }
 
-var errObjectTooLarge = errors.New("object too large")
-
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	if c.buf.Len()+len(p) > c.limit {
-		return 0, errObjectTooLarge
+		return 0, ErrObjectTooLarge
 	}
 	return c.buf.Write(p)
 }
@@ -75,7 +73,7 @@ func (x *Index) load(ctx context.Context, log *slog.Logger) error {
 			switch {
 			case errors.Is(err, backend.ErrNotFound):
 				return nil // deleted since List
-			case errors.Is(err, errObjectTooLarge):
+			case errors.Is(err, ErrObjectTooLarge):
 				log.Error("build-index: skipping oversized backend object", "name", names[i])
 				x.metrics.loadSkipped.Inc(1)
 				return nil
