@@ -42,10 +42,11 @@ func (s *Server) statRemote(ctx context.Context, ns string, d core.Digest, peers
 	if err == nil {
 		return info.Size, nil
 	}
-	var errs []error
+	var backendErr error
 	if !errors.Is(err, backend.ErrNotFound) {
-		errs = append(errs, fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err))
+		backendErr = fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
 	}
+	var peerErrs []error
 	if peers {
 		for _, p := range s.peersFor(d) {
 			n, perr := p.Stat(ctx, ns, d)
@@ -53,21 +54,25 @@ func (s *Server) statRemote(ctx context.Context, ns string, d core.Digest, peers
 				return n, nil
 			}
 			if !errors.Is(perr, client.ErrBlobNotFound) {
-				errs = append(errs, perr)
+				peerErrs = append(peerErrs, perr)
 			}
 		}
 	}
-	return 0, notFoundUnless(d, errs)
+	return 0, missing(d, backendErr, peerErrs)
 }
 
-// notFoundUnless returns ErrBlobNotFound for d, or, if any source failed rather than answered
-// "not found", ErrUnavailable with those failures: a miss must not be reported while a source
-// that might hold the blob could not be asked.
-func notFoundUnless(d core.Digest, errs []error) error {
-	if len(errs) == 0 {
+// missing is the error for a blob that no source gave. The backend is the authority: if it
+// answered "not found", so does the origin, even when a peer could not be asked (a pusher
+// then uploads again, which is harmless, instead of failing while one origin restarts). If
+// the backend could not be asked, the origin is unavailable.
+func missing(d core.Digest, backendErr error, peerErrs []error) error {
+	if backendErr == nil {
+		if len(peerErrs) > 0 {
+			return fmt.Errorf("%w: %s (peers not asked: %w)", client.ErrBlobNotFound, d, errors.Join(peerErrs...))
+		}
 		return fmt.Errorf("%w: %s", client.ErrBlobNotFound, d)
 	}
-	return fmt.Errorf("%w: %s: %w", client.ErrUnavailable, d, errors.Join(errs...))
+	return fmt.Errorf("%w: %s: %w", client.ErrUnavailable, d, errors.Join(append([]error{backendErr}, peerErrs...)...))
 }
 
 // ensureLocal makes d present in the store, reading through on a miss: from the backend,
@@ -100,15 +105,16 @@ func (s *Server) fetch(ctx context.Context, ns string, d core.Digest, peers bool
 	if _, err := s.store.Stat(d); err == nil {
 		return nil
 	}
-	var errs []error
+	var backendErr error
 	err := s.fetchBackend(ctx, d)
 	if err == nil {
 		s.metrics.readThroughHits.Inc(1)
 		return nil
 	}
 	if !errors.Is(err, client.ErrBlobNotFound) {
-		errs = append(errs, err)
+		backendErr = err
 	}
+	var peerErrs []error
 	if peers {
 		for _, p := range s.peersFor(d) {
 			err := s.fetchPeer(ctx, p, ns, d)
@@ -118,12 +124,12 @@ func (s *Server) fetch(ctx context.Context, ns string, d core.Digest, peers bool
 			}
 			if !errors.Is(err, client.ErrBlobNotFound) {
 				s.log.Warn("read-through from peer failed", "digest", d, "peer", p.Addr(), "err", err)
-				errs = append(errs, err)
+				peerErrs = append(peerErrs, err)
 			}
 		}
 	}
 	s.metrics.readThroughMisses.Inc(1)
-	return notFoundUnless(d, errs)
+	return missing(d, backendErr, peerErrs)
 }
 
 func (s *Server) fetchBackend(ctx context.Context, d core.Digest) error {

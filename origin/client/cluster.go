@@ -74,13 +74,14 @@ func tryOwners[T any](ctx context.Context, c *Cluster, d core.Digest, fn func(Cl
 			return zero, err
 		}
 	}
-	// Not found anywhere beats unavailable somewhere only if every owner answered.
+	// An owner that answered "not found" has asked the backend (the authority) and its
+	// peers: that answer wins over owners that could not be reached.
 	for _, err := range errs {
-		if errors.Is(err, ErrUnavailable) {
-			return zero, fmt.Errorf("origin cluster: %s: %w", d, errors.Join(errs...))
+		if errors.Is(err, ErrBlobNotFound) {
+			return zero, fmt.Errorf("origin cluster: %w", err)
 		}
 	}
-	return zero, fmt.Errorf("origin cluster: %s: %w", d, errs[len(errs)-1])
+	return zero, fmt.Errorf("origin cluster: %s: %w", d, errors.Join(errs...))
 }
 
 // Stat returns the blob's size from the first owner that has it.
