@@ -426,6 +426,7 @@ func TestLoadSkipsDamagedObjects(t *testing.T) {
 		"repositories/repo/_manifests/sha256/" + strings.Repeat("0", 64): "{",
 		"repositories/Bad/_tags/x":                                       good.Digest.String(),
 		"repositories/repo/_unknown/x":                                   "",
+		"repositories/repo/_tags/huge":                                   strings.Repeat(" ", maxObjectBytes+1),
 	} {
 		if err := be.Upload(ctx, name, strings.NewReader(content), int64(len(content))); err != nil {
 			t.Fatal(err)
