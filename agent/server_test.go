@@ -305,3 +305,29 @@ func TestUnknownBlobAndTag(t *testing.T) {
 		t.Fatalf("unknown tag: status %d", status)
 	}
 }
+
+// TestBuildIndexDown: without the build-index tags cannot resolve (503, retryable), while
+// blobs, which need only the origin, are still served.
+func TestBuildIndexDown(t *testing.T) {
+	o := startOrigin(t)
+	s, err := buildindex.New(buildindex.Config{
+		Listen:  "127.0.0.1:0",
+		Backend: buildindex.BackendConfig{Type: buildindex.BackendFS, Root: t.TempDir()},
+	}, discard, metrics.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	index := ts.Listener.Addr().String()
+	img := seedImage(t, o, index, "app", "v1", 64<<10)
+	agentURL := startAgent(t, t.TempDir(), o.addr, index)
+	ts.Close()
+
+	if status, _, _ := get(t, agentURL+"/v2/app/manifests/v1"); status != http.StatusServiceUnavailable {
+		t.Fatalf("tag with the build-index down: status %d, want 503", status)
+	}
+	if status, b, _ := get(t, agentURL+"/v2/app/blobs/"+img.ld.String()); status != http.StatusOK || !bytes.Equal(b, img.layer) {
+		t.Fatalf("blob with the build-index down: status %d", status)
+	}
+}
