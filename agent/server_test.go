@@ -278,8 +278,8 @@ func TestCorruptOrigin(t *testing.T) {
 	agentURL := startAgent(t, dataDir, fake.Listener.Addr().String(), index)
 
 	status, _, _ := get(t, agentURL+"/v2/app/blobs/"+d.String())
-	if status == http.StatusOK {
-		t.Fatal("a corrupt blob was served")
+	if status != http.StatusServiceUnavailable {
+		t.Fatalf("corrupt blob: status %d, want 503 (the source failed, retry later)", status)
 	}
 	var files []string
 	_ = filepath.WalkDir(filepath.Join(dataDir, "blobs"), func(p string, e fs.DirEntry, err error) error {

@@ -42,10 +42,10 @@ type Store interface {
 
 // Downloader fetches blobs from a Source into a Store.
 type Downloader struct {
-	src   Source
-	store Store
-	log   *slog.Logger
-	scope tally.Scope
+	src     Source
+	store   Store
+	log     *slog.Logger
+	metrics downloadMetrics
 
 	// base parents every transfer; Close cancels it and waits for the transfers to end.
 	base   context.Context
@@ -66,11 +66,36 @@ type transfer struct {
 	cancel  context.CancelFunc
 }
 
-// New returns a Downloader. scope receives downloads, bytes, failures, cache hits and latency.
+// downloadMetrics are the downloader's counters: requests answered from the cache (hits) or
+// not (misses), requests that joined a transfer already running (shared), finished transfers
+// with their bytes and time, failed and cancelled ones.
+type downloadMetrics struct {
+	cacheHits, cacheMisses, shared        tally.Counter
+	downloads, bytes, failures, cancelled tally.Counter
+	downloadTime                          tally.Timer
+}
+
+// New returns a Downloader reporting its metrics to scope.
 func New(src Source, st Store, log *slog.Logger, scope tally.Scope) *Downloader {
 	base, cancel := context.WithCancel(context.Background())
-	return &Downloader{src: src, store: st, log: log, scope: scope, base: base, cancel: cancel,
-		inflight: make(map[core.Digest]*transfer)}
+	return &Downloader{
+		src:   src,
+		store: st,
+		log:   log,
+		metrics: downloadMetrics{
+			cacheHits:    scope.Counter("cache_hits"),
+			cacheMisses:  scope.Counter("cache_misses"),
+			shared:       scope.Counter("shared"),
+			downloads:    scope.Counter("downloads"),
+			bytes:        scope.Counter("bytes"),
+			failures:     scope.Counter("failures"),
+			cancelled:    scope.Counter("cancelled"),
+			downloadTime: scope.Timer("download_time"),
+		},
+		base:     base,
+		cancel:   cancel,
+		inflight: make(map[core.Digest]*transfer),
+	}
 }
 
 // Close stops every transfer in progress and waits for them to end; their callers get an
@@ -87,10 +112,10 @@ func (dl *Downloader) Close() error {
 // Download makes sure d is in the store, verified. It returns at once if it already is.
 func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) error {
 	if _, err := dl.store.Stat(d); err == nil {
-		dl.scope.Counter("cache_hits").Inc(1)
+		dl.metrics.cacheHits.Inc(1)
 		return nil
 	}
-	dl.scope.Counter("cache_misses").Inc(1)
+	dl.metrics.cacheMisses.Inc(1)
 	dl.mu.Lock()
 	if dl.closed {
 		dl.mu.Unlock()
@@ -104,7 +129,7 @@ func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) 
 		dl.wg.Add(1)
 		go dl.run(tctx, t, repo, d)
 	} else {
-		dl.scope.Counter("shared").Inc(1)
+		dl.metrics.shared.Inc(1)
 	}
 	t.waiters++
 	dl.mu.Unlock()
@@ -133,13 +158,17 @@ func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.
 	start := time.Now()
 	size, err := dl.fetch(ctx, repo, d)
 	elapsed := time.Since(start)
-	if err != nil {
-		dl.scope.Counter("failures").Inc(1)
+	switch {
+	case errors.Is(err, context.Canceled):
+		dl.metrics.cancelled.Inc(1)
+		dl.log.Info("blob download cancelled", "digest", d, "repo", repo, "duration", elapsed)
+	case err != nil:
+		dl.metrics.failures.Inc(1)
 		dl.log.Warn("blob download failed", "digest", d, "repo", repo, "duration", elapsed, "err", err)
-	} else {
-		dl.scope.Counter("downloads").Inc(1)
-		dl.scope.Counter("bytes").Inc(size)
-		dl.scope.Timer("download_time").Record(elapsed)
+	default:
+		dl.metrics.downloads.Inc(1)
+		dl.metrics.bytes.Inc(size)
+		dl.metrics.downloadTime.Record(elapsed)
 		dl.log.Info("blob downloaded", "digest", d, "repo", repo, "bytes", size, "duration", elapsed,
 			"mib_per_s", fmt.Sprintf("%.1f", float64(size)/(1<<20)/max(elapsed.Seconds(), 1e-6)))
 	}
@@ -168,7 +197,7 @@ func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (in
 		if ctx.Err() != nil || attempt == maxAttempts {
 			break
 		}
-		dl.log.Debug("retrying blob download", "digest", d, "attempt", attempt, "err", err)
+		dl.log.Info("retrying blob download", "digest", d, "attempt", attempt, "err", err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -176,10 +205,12 @@ func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (in
 		}
 		backoff *= 2
 	}
-	if errors.Is(err, client.ErrUnavailable) {
-		return 0, fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
 	}
-	return 0, err
+	// Every other failure (origins down, a stream cut short, content that does not match its
+	// digest) is the source's fault and worth retrying later: the registry answers 503.
+	return 0, fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
 }
 
 // fetchOnce streams d into the store. The size the origin reports bounds the transfer, so a
