@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/uber-go/tally/v4"
 
@@ -19,6 +20,9 @@ import (
 // lockStripes is how many mutexes serialize writers; writers of one repository always share
 // one, writers of different repositories rarely do.
 const lockStripes = 64
+
+// backendWriteTimeout bounds one backend write or delete.
+const backendWriteTimeout = 30 * time.Second
 
 // maxMediaTypeLength bounds a manifest entry's media type (RFC 6838 allows 127 + "/" + 127).
 const maxMediaTypeLength = 255
@@ -384,7 +388,16 @@ func (x *Index) UnlinkBlob(ctx context.Context, repo string, d core.Digest) erro
 	return nil
 }
 
+// writeContext detaches a backend write from its caller: a client that hangs up must not
+// abort a write half-way, leaving the backend changed while memory is not. The write is still
+// bounded by backendWriteTimeout.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), backendWriteTimeout)
+}
+
 func (x *Index) upload(ctx context.Context, name string, b []byte) error {
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	sw := x.metrics.backendLatency.Start()
 	defer sw.Stop()
 	if err := x.be.Upload(ctx, name, bytes.NewReader(b), int64(len(b))); err != nil {
@@ -395,6 +408,8 @@ func (x *Index) upload(ctx context.Context, name string, b []byte) error {
 }
 
 func (x *Index) delete(ctx context.Context, name string) error {
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	sw := x.metrics.backendLatency.Start()
 	defer sw.Stop()
 	if err := x.be.Delete(ctx, name); err != nil && !errors.Is(err, backend.ErrNotFound) {

@@ -1,6 +1,9 @@
 package buildindex
 
 import (
+	"context"
+
+	"github.com/uber-go/tally/v4"
 	"math"
 	"slices"
 	"testing"
@@ -29,5 +32,30 @@ func TestPage(t *testing.T) {
 	}
 	if got := page(nil, "", 10); len(got) != 0 {
 		t.Errorf("page(nil) = %v", got)
+	}
+}
+
+// TestWriteSurvivesCallerHangingUp: a change whose caller has gone still completes in both the
+// backend and memory, so the two never disagree.
+func TestWriteSurvivesCallerHangingUp(t *testing.T) {
+	be := newMemBackend()
+	x := newIndex(be, tally.NoopScope)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e := entry("m")
+	if err := x.PutManifest(ctx, "repo", e, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := x.GetTag("repo", "latest"); err != nil || d != e.Digest {
+		t.Fatalf("GetTag = %v, %v", d, err)
+	}
+	if names := be.names(); len(names) != 2 {
+		t.Fatalf("backend holds %v", names)
+	}
+	if err := x.DeleteManifest(ctx, "repo", e.Digest); err != nil {
+		t.Fatal(err)
+	}
+	if names := be.names(); len(names) != 0 {
+		t.Fatalf("backend holds %v after delete", names)
 	}
 }
