@@ -2,11 +2,11 @@ package buildindex
 
 import (
 	"context"
-
-	"github.com/uber-go/tally/v4"
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/uber-go/tally/v4"
 )
 
 func TestPage(t *testing.T) {
