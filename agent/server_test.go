@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/docket-p2p/docket/buildindex"
 	biclient "github.com/docket-p2p/docket/buildindex/client"
@@ -329,5 +330,50 @@ func TestBuildIndexDown(t *testing.T) {
 	}
 	if status, b, _ := get(t, agentURL+"/v2/app/blobs/"+img.ld.String()); status != http.StatusOK || !bytes.Equal(b, img.layer) {
 		t.Fatalf("blob with the build-index down: status %d", status)
+	}
+}
+
+// TestMetrics: a pull shows up on /metrics as downloads, bytes and cache misses, and a second
+// pull as cache hits.
+func TestMetrics(t *testing.T) {
+	o := startOrigin(t)
+	index := startBuildIndex(t)
+	img := seedImage(t, o, index, "app", "v1", 128<<10)
+	reg := metrics.New("agent")
+	t.Cleanup(func() { reg.Close() })
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Origins: []string{o.addr}, Replicas: 1, BuildIndex: index},
+		discard, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(a.Handler())
+	t.Cleanup(func() { ts.Close(); a.Close() })
+	pull(t, ts.URL, "app", "v1", img)
+	pull(t, ts.URL, "app", "v1", img)
+
+	want := []string{
+		"docket_agent_download_downloads 3",
+		"docket_agent_download_cache_misses 3",
+		"docket_agent_download_cache_hits",
+		"docket_agent_download_bytes " + strconv.Itoa(len(img.manifest)+len(img.config)+len(img.layer)),
+		"docket_agent_download_download_time",
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, b, _ := get(t, ts.URL+"/metrics")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(string(b), w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", missing, b)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

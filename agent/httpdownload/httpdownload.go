@@ -46,6 +46,7 @@ type Downloader struct {
 	store   Store
 	log     *slog.Logger
 	metrics downloadMetrics
+	backoff time.Duration // pause before the first retry (retryBackoff; tests shorten it)
 
 	// base parents every transfer; Close cancels it and waits for the transfers to end.
 	base   context.Context
@@ -92,6 +93,7 @@ func New(src Source, st Store, log *slog.Logger, scope tally.Scope) *Downloader 
 			cancelled:    scope.Counter("cancelled"),
 			downloadTime: scope.Timer("download_time"),
 		},
+		backoff:  retryBackoff,
 		base:     base,
 		cancel:   cancel,
 		inflight: make(map[core.Digest]*transfer),
@@ -185,7 +187,7 @@ func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.
 // fetch streams d into the store, retrying failed transfers; the store discards every
 // attempt that does not match the digest.
 func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (int64, error) {
-	backoff := retryBackoff
+	backoff := dl.backoff
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		if err = dl.fetchOnce(ctx, repo, d); err == nil {

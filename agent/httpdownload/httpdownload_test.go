@@ -65,6 +65,7 @@ func newDownloader(t *testing.T, origins ...string) (*Downloader, *store.Store) 
 		t.Fatal(err)
 	}
 	dl := New(cluster, st, slog.New(slog.DiscardHandler), tally.NoopScope)
+	dl.backoff = time.Millisecond
 	t.Cleanup(func() { dl.Close() })
 	return dl, st
 }
