@@ -22,7 +22,10 @@ func components() []component {
 				return buildindex.New(cfg, log, reg)
 			}),
 		define("tracker", "tracker", "run the tracker: peer discovery and blob metainfo",
-			func(c *tracker.Config) string { return c.Listen }, tracker.New),
+			func(c *tracker.Config) string { return c.Listen },
+			func(cfg tracker.Config, log *slog.Logger, reg *metrics.Registry) (*tracker.Server, error) {
+				return tracker.New(cfg, log, reg)
+			}),
 		define("proxy", "proxy", "run the proxy: the registry API for push and pull",
 			func(c *proxy.Config) string { return c.Listen }, proxy.New),
 		define("agent", "agent", "run an agent: the read-only registry API on every host",
