@@ -328,3 +328,50 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaRepair: an owner that is down when a blob is committed gets its replica pushed
+// once it is back, while the commit itself succeeds at once.
+func TestReplicaRepair(t *testing.T) {
+	ctx := context.Background()
+	origins := startOrigins(t, 3, 2)
+	var addrs []string
+	for _, o := range origins {
+		addrs = append(addrs, o.addr)
+	}
+	cluster, err := client.NewCluster(addrs, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, d := randomBlob(t, 256<<10)
+	owners := cluster.Owners(d)
+	var first, second *testOrigin
+	for _, o := range origins {
+		switch o.addr {
+		case owners[0].Addr():
+			first = o
+		case owners[1].Addr():
+			second = o
+		}
+	}
+	second.stop(t)
+	if err := owners[0].Upload(ctx, "ns", d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatalf("upload with the second owner down: %v", err)
+	}
+	if first.srv.repairs.pendingCount() != 1 {
+		t.Fatalf("%d repairs pending, want 1", first.srv.repairs.pendingCount())
+	}
+	l, err := net.Listen("tcp", second.addr)
+	if err != nil {
+		t.Fatalf("re-listening on %s: %v", second.addr, err)
+	}
+	back := serveOrigin(t, l, second.dir, addrs, 2, first.srv.cfg.Backend.Root)
+	// The repair retries with backoff (first retry after retryFirst); wait for it to land.
+	dctx, cancel := context.WithTimeout(ctx, 10*retryFirst)
+	defer cancel()
+	if err := first.srv.repairs.drain(dctx); err != nil {
+		t.Fatalf("repair did not finish: %v", err)
+	}
+	if n, err := back.srv.Store().Stat(d); err != nil || n != int64(len(data)) {
+		t.Fatalf("restarted owner lacks the replica: %d, %v", n, err)
+	}
+}

@@ -65,6 +65,9 @@ func (s *Server) statBlob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n, err := s.store.Stat(d)
+	if err != nil && r.Header.Get(client.HeaderLocalOnly) != "" {
+		return err
+	}
 	if err != nil {
 		// A stat never fetches: proxies stat every layer before pushing it.
 		if n, err = s.statRemote(r.Context(), r.URL.Query().Get("ns"), d, allowPeers(r)); err != nil {

@@ -53,21 +53,29 @@ func startOrigins(t *testing.T, n, replicas int) []*testOrigin {
 	}
 	out := make([]*testOrigin, n)
 	for i := range out {
-		dir := t.TempDir()
-		srv, err := New(Config{
-			Listen: addrs[i], DataDir: dir, Self: addrs[i], Cluster: addrs, Replicas: replicas,
-			Backend: BackendConfig{Type: "fs", Root: backendRoot},
-		}, slog.New(slog.DiscardHandler), metrics.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		o := &testOrigin{srv: srv, addr: addrs[i], dir: dir, cancel: cancel, done: make(chan error, 1)}
-		go func(l net.Listener) { o.done <- srv.Serve(ctx, l) }(ls[i])
-		out[i] = o
-		t.Cleanup(func() { o.stop(t) })
+		out[i] = serveOrigin(t, ls[i], t.TempDir(), addrs, replicas, backendRoot)
 	}
 	return out
+}
+
+// serveOrigin starts one origin of the ring addrs on listener l with its store in dir; it is
+// stopped when the test ends.
+func serveOrigin(t *testing.T, l net.Listener, dir string, addrs []string, replicas int, backendRoot string) *testOrigin {
+	t.Helper()
+	addr := l.Addr().String()
+	srv, err := New(Config{
+		Listen: addr, DataDir: dir, Self: addr, Cluster: addrs, Replicas: replicas,
+		Backend: BackendConfig{Type: "fs", Root: backendRoot},
+	}, slog.New(slog.DiscardHandler), metrics.NewNop())
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &testOrigin{srv: srv, addr: addr, dir: dir, cancel: cancel, done: make(chan error, 1)}
+	go func() { o.done <- srv.Serve(ctx, l) }()
+	t.Cleanup(func() { o.stop(t) })
+	return o
 }
 
 func randomBlob(t *testing.T, n int) ([]byte, core.Digest) {

@@ -36,6 +36,7 @@ type Server struct {
 	ring      *hashring.Ring
 	peers     map[string]client.Client // every other member, reached with NewPeer
 	writeBack *writeBack
+	repairs   *retryQueue // replicas an owner missed at commit time
 	handler   http.Handler
 	fetches   singleflight.Group
 	metrics   originMetrics
@@ -43,6 +44,11 @@ type Server struct {
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
 }
+
+// replicationWorkers is how many missed replicas are pushed at once in the background. The
+// queue is not drained at shutdown: an owner that never got its replica reads the blob
+// through from the backend or its peers when asked.
+const replicationWorkers = 2
 
 // janitorInterval is how often the origin purges expired uploads and orphaned temp files.
 const janitorInterval = 10 * time.Minute
@@ -78,6 +84,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, store: st, backend: be, ring: ring, peers: peers,
 		writeBack:   newWriteBack(st, be, log, reg.Scope.SubScope("writeback")),
+		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		stopJanitor: stopJanitor,
 		janitorDone: make(chan struct{}),
 		metrics: originMetrics{
@@ -115,11 +122,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close stops the upload janitor and the write-back workers, after giving the latter a
-// bounded time to drain their queue.
+// Close stops the upload janitor, the replication repairs and the write-back workers, after
+// giving the queues a bounded time to drain.
 func (s *Server) Close() error {
 	s.stopJanitor()
 	<-s.janitorDone
+	s.repairs.close()
 	s.writeBack.close()
 	return nil
 }
@@ -128,10 +136,12 @@ func (s *Server) Close() error {
 func (s *Server) Store() *store.Store { return s.store }
 
 // replicate pushes d to every owner other than this origin, as replicas. It returns an error
-// only if no owner holds d afterwards.
+// only if no owner holds d afterwards; owners that could not take it are retried in the
+// background (the repairs queue) until they do.
 func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error {
 	held := false
 	var errs []error
+	var failed []client.Client
 	for _, addr := range s.ring.Owners(d.String()) {
 		if addr == s.cfg.Self {
 			held = true
@@ -142,6 +152,7 @@ func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error 
 			s.metrics.replicationFailures.Inc(1)
 			s.log.Warn("replication failed", "digest", d, "to", o.Addr(), "err", err)
 			errs = append(errs, err)
+			failed = append(failed, o)
 			continue
 		}
 		s.metrics.replicated.Inc(1)
@@ -150,7 +161,31 @@ func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error 
 	if !held {
 		return fmt.Errorf("%w: no owner of %s accepted it: %w", client.ErrUnavailable, d, errors.Join(errs...))
 	}
+	// Durable on an owner: acknowledge, and keep pushing to the owners that missed it.
+	for _, o := range failed {
+		s.repairs.enqueue(job{
+			key: "replica " + o.Addr() + " " + d.String(),
+			run: func(ctx context.Context) error { return s.retryReplica(ctx, o, ns, d) },
+		})
+	}
 	return nil
+}
+
+// retryReplica is pushReplica as a background job: a blob gone from this disk or content the
+// owner rejects cannot be helped by retrying.
+func (s *Server) retryReplica(ctx context.Context, o client.Client, ns string, d core.Digest) error {
+	err := s.pushReplica(ctx, o, ns, d)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, client.ErrDigestMismatch) || errors.Is(err, client.ErrBadRequest) {
+		return fmt.Errorf("%w: %w", errDrop, err)
+	}
+	if err == nil {
+		s.metrics.replicated.Inc(1)
+	}
+	return err
+}
+
+type localStatter interface {
+	StatLocal(ctx context.Context, ns string, d core.Digest) (int64, error)
 }
 
 type replicator interface {
@@ -158,8 +193,12 @@ type replicator interface {
 }
 
 func (s *Server) pushReplica(ctx context.Context, o client.Client, ns string, d core.Digest) error {
-	if n, err := o.Stat(ctx, ns, d); err == nil && n >= 0 {
-		return nil
+	// Ask whether the owner holds d on its disk: a plain stat would also say yes when only
+	// the backend has it.
+	if ls, ok := o.(localStatter); ok {
+		if _, err := ls.StatLocal(ctx, ns, d); err == nil {
+			return nil
+		}
 	}
 	f, err := s.store.Open(d)
 	if err != nil {

@@ -56,4 +56,7 @@ const (
 	// HeaderNoPeers marks a request from another origin: the receiver answers from its own
 	// disk and its backend only, never by asking its peers, so origins cannot loop.
 	HeaderNoPeers = "Docket-No-Peers"
+	// HeaderLocalOnly asks a stat to answer from the origin's own disk only: not its backend,
+	// not its peers. Replication uses it to learn whether an owner really holds a blob.
+	HeaderLocalOnly = "Docket-Local-Only"
 )

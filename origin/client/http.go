@@ -150,10 +150,23 @@ func (c *httpClient) Stat(ctx context.Context, ns string, d core.Digest) (int64,
 	return retry(ctx, func() (int64, error) { return c.statOnce(ctx, ns, d) })
 }
 
+// StatLocal is Stat answered from the origin's own disk only (HeaderLocalOnly): whether that
+// origin holds the blob, not whether it could get it.
+func (c *httpClient) StatLocal(ctx context.Context, ns string, d core.Digest) (int64, error) {
+	return retry(ctx, func() (int64, error) { return c.stat(ctx, ns, d, true) })
+}
+
 func (c *httpClient) statOnce(ctx context.Context, ns string, d core.Digest) (int64, error) {
+	return c.stat(ctx, ns, d, false)
+}
+
+func (c *httpClient) stat(ctx context.Context, ns string, d core.Digest, localOnly bool) (int64, error) {
 	req, err := c.newRequest(ctx, http.MethodHead, c.url("/blobs/"+d.String(), ns, nil), nil)
 	if err != nil {
 		return 0, err
+	}
+	if localOnly {
+		req.Header.Set(HeaderLocalOnly, "true")
 	}
 	resp, err := c.do(req, http.StatusOK)
 	if err != nil {
