@@ -15,6 +15,11 @@ type Config struct {
 	// PeerTTL is how long a peer stays in a swarm without announcing (default 30s, ten missed
 	// announces). It must exceed AnnounceInterval.
 	PeerTTL time.Duration `yaml:"peer_ttl"`
+	// Origins lists the origin ring the metainfo endpoint fetches from (default: none; the
+	// endpoint then serves only what it has cached).
+	Origins []string `yaml:"origins"`
+	// Replicas is how many origins own each blob on the ring (default 2).
+	Replicas int `yaml:"replicas"`
 }
 
 // Defaults, applied by ApplyDefaults.
@@ -35,6 +40,9 @@ func (c *Config) ApplyDefaults() {
 	if c.PeerTTL == 0 {
 		c.PeerTTL = DefaultPeerTTL
 	}
+	if c.Replicas == 0 {
+		c.Replicas = 2
+	}
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -47,6 +55,14 @@ func (c *Config) Validate() error {
 	}
 	if c.PeerTTL <= c.AnnounceInterval {
 		return fmt.Errorf("tracker: peer_ttl %s must exceed announce_interval %s", c.PeerTTL, c.AnnounceInterval)
+	}
+	for _, o := range c.Origins {
+		if _, _, err := net.SplitHostPort(o); err != nil {
+			return fmt.Errorf("tracker: origin %q: %w", o, err)
+		}
+	}
+	if c.Replicas < 1 {
+		return fmt.Errorf("tracker: replicas must be at least 1")
 	}
 	return nil
 }

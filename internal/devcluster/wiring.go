@@ -77,7 +77,7 @@ func componentConfig(c *Cluster, comp Component, o Options) (config.Config, erro
 			Backend: buildindex.BackendConfig{Type: buildindex.BackendFS, Root: comp.DataDir},
 		}
 	case NameTracker:
-		cfg = &tracker.Config{Listen: comp.Addr}
+		cfg = &tracker.Config{Listen: comp.Addr, Origins: []string{c.Origin}, Replicas: 1}
 	case NameProxy:
 		cfg = &proxy.Config{
 			Listen:     comp.Addr,

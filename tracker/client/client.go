@@ -1,0 +1,172 @@
+// Package client announces to a Docket (or any BEP 3) tracker and fetches blob metainfo from
+// a Docket tracker.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/bencode"
+	"github.com/docket-p2p/docket/lib/metainfo"
+)
+
+// Limits on tracker responses, which are untrusted input.
+const (
+	maxAnnounceResponse = 1 << 20
+	maxMetaInfoResponse = 64 << 20
+)
+
+// ErrTracker is returned (wrapped) when the tracker refuses an announce or answers nonsense.
+var ErrTracker = errors.New("tracker")
+
+// ErrNotFound is returned (wrapped) when the tracker has no metainfo for a digest.
+var ErrNotFound = errors.New("tracker: metainfo not found")
+
+// Client talks to one tracker.
+type Client struct {
+	base string // http://host:port
+	hc   *http.Client
+}
+
+// New returns a client of the tracker at addr (host:port).
+func New(addr string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{base: "http://" + addr, hc: hc}
+}
+
+// AnnounceRequest is what a peer tells the tracker.
+type AnnounceRequest struct {
+	InfoHash                   core.InfoHash
+	PeerID                     core.PeerID
+	Port                       uint16
+	Uploaded, Downloaded, Left int64
+	Event                      string // "", "started", "completed", "stopped"
+	NumWant                    int    // 0: the tracker's default
+	Origin                     bool   // this peer is a Docket origin
+}
+
+// AnnounceResponse is the tracker's answer.
+type AnnounceResponse struct {
+	Interval             time.Duration
+	Peers                []netip.AddrPort
+	Complete, Incomplete int
+}
+
+// Announce sends one announce (compact) and returns the peers the tracker handed out.
+func (c *Client) Announce(ctx context.Context, r AnnounceRequest) (AnnounceResponse, error) {
+	q := url.Values{}
+	q.Set("info_hash", string(r.InfoHash[:]))
+	q.Set("peer_id", string(r.PeerID[:]))
+	q.Set("port", strconv.Itoa(int(r.Port)))
+	q.Set("uploaded", strconv.FormatInt(r.Uploaded, 10))
+	q.Set("downloaded", strconv.FormatInt(r.Downloaded, 10))
+	q.Set("left", strconv.FormatInt(r.Left, 10))
+	q.Set("compact", "1")
+	if r.Event != "" {
+		q.Set("event", r.Event)
+	}
+	if r.NumWant > 0 {
+		q.Set("numwant", strconv.Itoa(r.NumWant))
+	}
+	if r.Origin {
+		q.Set("origin", "1")
+	}
+	body, err := c.get(ctx, "/announce?"+q.Encode(), maxAnnounceResponse)
+	if err != nil {
+		return AnnounceResponse{}, err
+	}
+	return ParseAnnounceResponse(body)
+}
+
+// ParseAnnounceResponse decodes a bencoded announce response (compact peers, IPv4 and IPv6).
+func ParseAnnounceResponse(body []byte) (AnnounceResponse, error) {
+	v, err := bencode.Decode(body)
+	if err != nil {
+		return AnnounceResponse{}, fmt.Errorf("%w: bad response: %w", ErrTracker, err)
+	}
+	if reason, err := v.GetString("failure reason"); err == nil {
+		return AnnounceResponse{}, fmt.Errorf("%w: %s", ErrTracker, reason)
+	}
+	var out AnnounceResponse
+	interval, err := v.GetInt("interval")
+	if err != nil || interval <= 0 {
+		return AnnounceResponse{}, fmt.Errorf("%w: no interval", ErrTracker)
+	}
+	out.Interval = time.Duration(interval) * time.Second
+	if n, err := v.GetInt("complete"); err == nil {
+		out.Complete = int(n)
+	}
+	if n, err := v.GetInt("incomplete"); err == nil {
+		out.Incomplete = int(n)
+	}
+	for _, f := range []struct {
+		key  string
+		size int
+	}{{"peers", 6}, {"peers6", 18}} {
+		raw, err := v.GetBytes(f.key)
+		if err != nil {
+			continue
+		}
+		if len(raw)%f.size != 0 {
+			return AnnounceResponse{}, fmt.Errorf("%w: %s of %d bytes", ErrTracker, f.key, len(raw))
+		}
+		for i := 0; i < len(raw); i += f.size {
+			a, _ := netip.AddrFromSlice(raw[i : i+f.size-2])
+			port := uint16(raw[i+f.size-2])<<8 | uint16(raw[i+f.size-1])
+			out.Peers = append(out.Peers, netip.AddrPortFrom(a.Unmap(), port))
+		}
+	}
+	return out, nil
+}
+
+// MetaInfo fetches a blob's metainfo; ns is the blob's repository.
+func (c *Client) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
+	body, err := c.get(ctx, "/metainfo/"+d.String()+"?"+url.Values{"ns": {ns}}.Encode(), maxMetaInfoResponse)
+	if err != nil {
+		return nil, err
+	}
+	m, err := metainfo.Unmarshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: metainfo %s: %w", ErrTracker, d, err)
+	}
+	if m.Digest != d {
+		return nil, fmt.Errorf("%w: metainfo for %s names %s", ErrTracker, d, m.Digest)
+	}
+	return m, nil
+}
+
+func (c *Client) get(ctx context.Context, path string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTracker, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTracker, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("%w: response over %d bytes", ErrTracker, limit)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, body)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%w: status %d: %s", ErrTracker, resp.StatusCode, body)
+	}
+	return body, nil
+}
