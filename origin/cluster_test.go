@@ -375,3 +375,42 @@ func TestReplicaRepair(t *testing.T) {
 		t.Fatalf("restarted owner lacks the replica: %d, %v", n, err)
 	}
 }
+
+// TestDeleteEverywhere: a delete on any origin removes the blob from every origin and the
+// backend, so no read-through brings it back.
+func TestDeleteEverywhere(t *testing.T) {
+	ctx := context.Background()
+	origins := startOrigins(t, 3, 2)
+	var addrs []string
+	for _, o := range origins {
+		addrs = append(addrs, o.addr)
+	}
+	cluster, err := client.NewCluster(addrs, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, d := randomBlob(t, 64<<10)
+	if err := cluster.Upload(ctx, "ns", d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range origins {
+		if err := o.srv.writeBack.drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.New(origins[0].addr, nil).Delete(ctx, "ns", d); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range origins {
+		if _, err := o.srv.Store().Stat(d); err == nil {
+			t.Fatalf("%s still holds the deleted blob", o.addr)
+		}
+		if _, err := client.New(o.addr, nil).Stat(ctx, "ns", d); !errors.Is(err, client.ErrBlobNotFound) {
+			t.Fatalf("%s still serves the deleted blob: %v", o.addr, err)
+		}
+	}
+	// Deleting again is not an error.
+	if err := client.New(origins[1].addr, nil).Delete(ctx, "ns", d); err != nil {
+		t.Fatal(err)
+	}
+}

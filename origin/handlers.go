@@ -135,6 +135,8 @@ func (s *Server) settle(r *http.Request, d core.Digest) error {
 	return nil
 }
 
+// deleteBlob removes a blob from this origin, the backend and (unless the request comes from
+// a peer) every other origin. Deleting a missing blob succeeds.
 func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	d, err := digestParam(r)
 	if err != nil {
@@ -145,6 +147,19 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.backend.Delete(r.Context(), blobName(d)); err != nil {
 		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
+	}
+	if allowPeers(r) {
+		// Every origin may hold a copy (owners, the origin that took the commit, any that
+		// read it through): remove them all, or a read-through would bring the blob back.
+		var errs []error
+		for _, p := range s.peers {
+			if err := p.Delete(r.Context(), r.URL.Query().Get("ns"), d); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("%w: deleting %s on peers: %w", client.ErrUnavailable, d, errors.Join(errs...))
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
