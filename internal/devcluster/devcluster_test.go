@@ -13,6 +13,7 @@ import (
 	"github.com/docket-p2p/docket/agent"
 	"github.com/docket-p2p/docket/origin"
 	"github.com/docket-p2p/docket/proxy"
+	"github.com/docket-p2p/docket/tracker"
 )
 
 // TestStartRealCluster starts the real components on free ports, checks every one answers,
@@ -52,6 +53,9 @@ func TestStartRealCluster(t *testing.T) {
 	}
 	if pc, ok := cfgs[NameProxy].(*proxy.Config); !ok || pc.BuildIndex != c.BuildIndex || pc.Origins[0] != c.Origin {
 		t.Errorf("proxy config %+v not wired to %s and %s", cfgs[NameProxy], c.Origin, c.BuildIndex)
+	}
+	if tc, ok := cfgs[NameTracker].(*tracker.Config); !ok || tc.Listen != c.Tracker || len(tc.Origins) != 1 || tc.Origins[0] != c.Origin {
+		t.Errorf("tracker config %+v not wired to the origin %s", cfgs[NameTracker], c.Origin)
 	}
 	for _, name := range []string{"agent-0", "agent-1"} {
 		ac, ok := cfgs[name].(*agent.Config)
