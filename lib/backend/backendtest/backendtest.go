@@ -6,9 +6,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/docket-p2p/docket/lib/backend"
 )
@@ -29,6 +33,9 @@ func Run(t *testing.T, newClient func(t *testing.T) backend.Client) {
 		{"ShortUpload", testShortUpload},
 		{"CancelledContext", testCancelled},
 		{"Large", testLarge},
+		{"ConcurrentReplace", testConcurrentReplace},
+		{"CancelMidStream", testCancelMidStream},
+		{"FailingReader", testFailingReader},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newClient(t)) })
@@ -176,5 +183,120 @@ func testLarge(t *testing.T, c backend.Client) {
 	put(t, c, "large", data)
 	if got := get(t, c, "large"); !bytes.Equal(got, data) {
 		t.Fatal("large object differs")
+	}
+}
+
+// testConcurrentReplace: readers racing writers that replace one object see one whole
+// version or another, never a mix or a partial object.
+func testConcurrentReplace(t *testing.T, c backend.Client) {
+	ctx := context.Background()
+	const size = 256 << 10
+	versions := make([][]byte, 4)
+	for i := range versions {
+		versions[i] = bytes.Repeat([]byte{byte('a' + i)}, size)
+	}
+	put(t, c, "racy", versions[0])
+	var wg sync.WaitGroup
+	errc := make(chan error, 64)
+	for i := 1; i < len(versions); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				if err := c.Upload(ctx, "racy", bytes.NewReader(versions[i]), size); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				var buf bytes.Buffer
+				if err := c.Download(ctx, "racy", &buf); err != nil {
+					errc <- err
+					return
+				}
+				b := buf.Bytes()
+				if len(b) != size || !bytes.Equal(b, bytes.Repeat(b[:1], size)) {
+					errc <- errors.New("a reader saw a partial or mixed object")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+}
+
+// gatedReader yields its first bytes, signals started, blocks until release closes, and then
+// yields zeros: only the backend honouring its context can stop the upload.
+type gatedReader struct {
+	first   []byte
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if len(g.first) > 0 {
+		n := copy(p, g.first)
+		g.first = g.first[n:]
+		return n, nil
+	}
+	g.once.Do(func() { close(g.started) })
+	<-g.release
+	clear(p)
+	return len(p), nil
+}
+
+// testCancelMidStream: cancelling the context while an upload is streaming fails the upload
+// (at the latest at the source's next read) and leaves no object.
+func testCancelMidStream(t *testing.T, c backend.Client) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &gatedReader{first: []byte("some bytes"), started: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- c.Upload(ctx, "mid", io.LimitReader(r, 1<<20), 1<<20) }()
+	select {
+	case <-r.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("upload never read its source")
+	}
+	cancel()
+	close(r.release)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("upload cancelled mid-stream succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("upload did not stop after its context was cancelled")
+	}
+	if _, err := c.Stat(context.Background(), "mid"); !errors.Is(err, backend.ErrNotFound) {
+		t.Fatalf("cancelled upload left an object: %v", err)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	put(t, c, "present", []byte("x"))
+	if err := c.Download(cctx, "present", &bytes.Buffer{}); err == nil {
+		t.Fatal("Download with a cancelled context succeeded")
+	}
+}
+
+// testFailingReader: an upload whose source fails leaves the previous object in place.
+func testFailingReader(t *testing.T, c backend.Client) {
+	put(t, c, "keep", []byte("original"))
+	err := c.Upload(context.Background(), "keep", iotest.TimeoutReader(strings.NewReader("replacement")), 11)
+	if err == nil {
+		t.Fatal("upload from a failing reader succeeded")
+	}
+	if got := get(t, c, "keep"); string(got) != "original" {
+		t.Fatalf("a failed upload replaced the object: %q", got)
 	}
 }
