@@ -3,18 +3,40 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/test/bench"
 )
 
-// runBench is `docket bench registry [flags]`.
+// benchmarks are the `docket bench` subcommands.
+var benchmarks = []struct {
+	name string
+	run  func(ctx context.Context, e *env) error
+}{
+	{"registry", benchRegistry},
+	{"swarm", benchSwarm},
+	{"fetch", benchFetch},
+}
+
+// runBench is `docket bench registry|swarm|fetch [flags]`.
 func runBench(ctx context.Context, e *env) error {
-	if len(e.args) == 0 || e.args[0] != "registry" {
-		return fmt.Errorf("%w: want `bench registry [flags]`", errUsage)
+	if len(e.args) > 0 {
+		for _, b := range benchmarks {
+			if b.name == e.args[0] {
+				sub := *e
+				sub.args = e.args[1:]
+				return b.run(ctx, &sub)
+			}
+		}
 	}
-	sub := *e
-	sub.args = e.args[1:]
-	fs := sub.newFlagSet("bench registry", "[flags]")
+	return fmt.Errorf("%w: want `bench registry [flags]` or `bench swarm [flags]`", errUsage)
+}
+
+// benchRegistry is `docket bench registry`: push and pull one image through Docket and through
+// a plain registry in the same run.
+func benchRegistry(ctx context.Context, e *env) error {
+	fs := e.newFlagSet("bench registry", "[flags]")
 	var o bench.RegistryOptions
 	fs.Int64Var(&o.Size, "size", 512<<20, "total layer `bytes` of the image")
 	fs.IntVar(&o.Layers, "layers", 8, "number of layers")
@@ -22,7 +44,7 @@ func runBench(ctx context.Context, e *env) error {
 	fs.StringVar(&o.DocketBin, "docket-bin", "", "docket binary started as `docket dev` (default: this executable)")
 	fs.StringVar(&o.RegistryBin, "registry-bin", "", "plain registry binary (default: docker-registry from PATH)")
 	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch `dir` (default: a temporary directory, removed afterwards)")
-	if err := sub.parse(fs); err != nil {
+	if err := e.parse(fs); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -31,4 +53,51 @@ func runBench(ctx context.Context, e *env) error {
 	o.Out = e.stdout
 	_, err := bench.RunRegistry(ctx, o)
 	return err
+}
+
+// benchSwarm is `docket bench swarm`: one origin, a tracker and N agents, every host limited to
+// the same rate each way; all agents pull one blob at once.
+func benchSwarm(ctx context.Context, e *env) error {
+	fs := e.newFlagSet("bench swarm", "[flags]")
+	var o bench.SwarmOptions
+	fs.IntVar(&o.Agents, "agents", 10, "number of agents `N`")
+	fs.Int64Var(&o.Size, "size", 128<<20, "blob size in `bytes`")
+	fs.Int64Var(&o.Rate, "rate", 8<<20, "`bytes` per second each way for every host, the origin too")
+	fs.StringVar(&o.Shaper, "shaper", "tc", "how the rate is enforced: tc (kernel, a network namespace per host; needs root) or app")
+	fs.BoolVar(&o.Baseline, "baseline", false, "also measure every agent pulling from the origin directly")
+	fs.StringVar(&o.DocketBin, "docket-bin", "", "docket binary every host runs (default: this executable)")
+	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch `dir` (default: a temporary directory, removed afterwards)")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	o.Out = e.stdout
+	_, err := bench.RunSwarm(ctx, o)
+	return err
+}
+
+// benchFetch is `docket bench fetch --at UNIX_NANOS --digest D URL`: what each agent's network
+// namespace runs in the swarm benchmark. It waits until the given instant, downloads URL,
+// verifies it against D and prints the seconds from that instant to the last byte.
+func benchFetch(ctx context.Context, e *env) error {
+	fs := e.newFlagSet("bench fetch", "--at UNIX_NANOS --digest DIGEST URL")
+	at := fs.Int64("at", 0, "start `instant` in Unix nanoseconds (default: now)")
+	digest := fs.String("digest", "", "expected `digest` of the content")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: want one URL", errUsage)
+	}
+	d, err := core.ParseDigest(*digest)
+	if err != nil {
+		return fmt.Errorf("%w: --digest: %v", errUsage, err)
+	}
+	start := time.Now()
+	if *at != 0 {
+		start = time.Unix(0, *at)
+	}
+	return bench.RunFetch(ctx, fs.Arg(0), start, d, e.stdout)
 }

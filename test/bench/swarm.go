@@ -1,0 +1,320 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/store"
+)
+
+// SwarmOptions configures `docket bench swarm`.
+type SwarmOptions struct {
+	Agents    int       // N (default 10)
+	Size      int64     // blob bytes (default 128 MiB)
+	Rate      int64     // bytes per second each way for every host, the origin too (default 8 MiB/s)
+	Shaper    string    // "tc": each host in its own network namespace, shaped by the kernel
+	Baseline  bool      // also measure every agent pulling from the origin directly
+	DocketBin string    // the docket binary (default: this executable)
+	WorkDir   string    // scratch space (default: a temp dir, removed afterwards)
+	Out       io.Writer // table and summary line
+}
+
+// Ports of the components inside the benchmark network.
+const (
+	swarmOriginPort     = 15002
+	swarmTrackerPort    = 15003
+	swarmBuildIndexPort = 15004
+	swarmAgentPort      = 16000
+	// swarmStartDelay is how far ahead of now every fetcher is told to start, so that all
+	// processes are running and waiting when the swarm is released.
+	swarmStartDelay = 2 * time.Second
+)
+
+func (o *SwarmOptions) applyDefaults() error {
+	if o.Agents <= 0 {
+		o.Agents = 10
+	}
+	if o.Agents > 200 {
+		return fmt.Errorf("--agents %d: at most 200", o.Agents)
+	}
+	if o.Size <= 0 {
+		o.Size = 128 << 20
+	}
+	if o.Rate <= 0 {
+		o.Rate = 8 << 20
+	}
+	if o.Shaper == "" {
+		o.Shaper = "tc"
+	}
+	if o.Shaper != "tc" {
+		return fmt.Errorf("--shaper %q: only tc is available until the P2P scheduler's token buckets are wired into the agent", o.Shaper)
+	}
+	if o.DocketBin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o.DocketBin = exe
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	return nil
+}
+
+// SwarmResult holds completion times as multiples of the ideal Size/Rate and the origin's
+// egress as a multiple of Size.
+type SwarmResult struct {
+	P50, P99, Max, OriginEgress, BaselineMax float64
+}
+
+// RunSwarm starts an origin and N agents, each in its own shaped network namespace, and a
+// tracker and build-index on the bridge; every agent pulls one blob at once.
+func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
+	if err := o.applyDefaults(); err != nil {
+		return SwarmResult{}, err
+	}
+	work := o.WorkDir
+	if work == "" {
+		d, err := os.MkdirTemp("", "docket-swarm-")
+		if err != nil {
+			return SwarmResult{}, err
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	net, err := newTestNet()
+	if err != nil {
+		return SwarmResult{}, err
+	}
+	defer net.close()
+	if err := net.addHost("o", 2, o.Rate); err != nil {
+		return SwarmResult{}, err
+	}
+	for i := range o.Agents {
+		if err := net.addHost(strconv.Itoa(i), 10+i, o.Rate); err != nil {
+			return SwarmResult{}, err
+		}
+	}
+
+	// The blobs exist only on the origin, written into its store before it starts.
+	originDir := filepath.Join(work, "origin")
+	blob, err := seedBlob(ctx, originDir, o.Size)
+	if err != nil {
+		return SwarmResult{}, err
+	}
+	var baselineBlob core.Digest
+	if o.Baseline {
+		if baselineBlob, err = seedBlob(ctx, originDir, o.Size); err != nil {
+			return SwarmResult{}, err
+		}
+	}
+
+	root := net.addr(1)
+	originAddr := fmt.Sprintf("%s:%d", net.addr(2), swarmOriginPort)
+	trackerAddr := fmt.Sprintf("%s:%d", root, swarmTrackerPort)
+	indexAddr := fmt.Sprintf("%s:%d", root, swarmBuildIndexPort)
+	var procs []*process
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	// start runs `docket COMPONENT --config` (inside namespace ns unless it is "") and waits
+	// until readyURL answers.
+	start := func(component, name, ns, readyURL, config string) error {
+		cfg := filepath.Join(work, name+".yaml")
+		if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+			return err
+		}
+		bin, args := o.DocketBin, []string{component, "--config", cfg}
+		if ns != "" {
+			bin, args = "ip", append([]string{"netns", "exec", ns, o.DocketBin}, args...)
+		}
+		p, err := startProcess(ctx, filepath.Join(work, name+".log"), readyURL, bin, args...)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		return nil
+	}
+	if err := start("tracker", "tracker", "", "http://"+trackerAddr+"/health", fmt.Sprintf(
+		"listen: %q\norigins: [%q]\nreplicas: 1\n", trackerAddr, originAddr)); err != nil {
+		return SwarmResult{}, err
+	}
+	if err := start("build-index", "build-index", "", "http://"+indexAddr+"/health", fmt.Sprintf(
+		"listen: %q\nbackend:\n  type: fs\n  root: %q\n", indexAddr, filepath.Join(work, "build-index"))); err != nil {
+		return SwarmResult{}, err
+	}
+	if err := start("origin", "origin", net.ns("o"), "http://"+originAddr+"/health", fmt.Sprintf(
+		"listen: \":%d\"\nself: %q\ncluster: [%q]\nreplicas: 1\ndata_dir: %q\nbackend:\n  type: fs\n  root: %q\n",
+		swarmOriginPort, originAddr, originAddr, originDir, filepath.Join(work, "backend"))); err != nil {
+		return SwarmResult{}, err
+	}
+	for i := range o.Agents {
+		name := "agent-" + strconv.Itoa(i)
+		if err := start("agent", name, net.ns(strconv.Itoa(i)), fmt.Sprintf("http://%s:%d/health", net.addr(10+i), swarmAgentPort), fmt.Sprintf(
+			"listen: \":%d\"\ndata_dir: %q\norigins: [%q]\nreplicas: 1\nbuild_index: %q\n",
+			swarmAgentPort, filepath.Join(work, name), originAddr, indexAddr)); err != nil {
+			return SwarmResult{}, err
+		}
+	}
+
+	ideal := float64(o.Size) / float64(o.Rate)
+	times, egress, err := swarmRound(ctx, o, net, work, func(int) string {
+		return fmt.Sprintf("http://127.0.0.1:%d/v2/bench/swarm/blobs/%s", swarmAgentPort, blob)
+	}, blob)
+	if err != nil {
+		return SwarmResult{}, err
+	}
+	res := SwarmResult{
+		P50: nearestRank(times, 0.50) / ideal, P99: nearestRank(times, 0.99) / ideal,
+		Max: slices.Max(times) / ideal, OriginEgress: float64(egress) / float64(o.Size),
+	}
+	var baseTimes []float64
+	if o.Baseline {
+		baseTimes, _, err = swarmRound(ctx, o, net, work, func(int) string {
+			return fmt.Sprintf("http://%s/blobs/%s", originAddr, baselineBlob)
+		}, baselineBlob)
+		if err != nil {
+			return SwarmResult{}, err
+		}
+		res.BaselineMax = slices.Max(baseTimes) / ideal
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "agent\tseconds\tx ideal\tbaseline seconds\tbaseline x ideal\t")
+	for i, s := range times {
+		b, bx := "-", "-"
+		if o.Baseline {
+			b, bx = fmt.Sprintf("%.2f", baseTimes[i]), fmt.Sprintf("%.2f", baseTimes[i]/ideal)
+		}
+		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%s\t%s\t\n", i, s, s/ideal, b, bx)
+	}
+	if err := tw.Flush(); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(o.Out, "swarm agents=%d size=%d rate=%d p50=%.2f p99=%.2f max=%.2f origin_egress=%.2f baseline_max=%.2f\n",
+		o.Agents, o.Size, o.Rate, res.P50, res.P99, res.Max, res.OriginEgress, res.BaselineMax)
+	return res, nil
+}
+
+// swarmRound releases one fetcher per agent at the same instant and returns each one's
+// completion time in seconds and the bytes that left the origin's namespace meanwhile.
+func swarmRound(ctx context.Context, o SwarmOptions, net *testNet, work string, url func(i int) string, d core.Digest) ([]float64, int64, error) {
+	before, err := net.egressBytes("o")
+	if err != nil {
+		return nil, 0, err
+	}
+	at := time.Now().Add(swarmStartDelay + time.Duration(o.Agents)*20*time.Millisecond)
+	timeout := time.Duration(20*float64(o.Size)/float64(o.Rate)*float64(time.Second)) + time.Minute
+	type result struct {
+		i   int
+		sec float64
+		err error
+	}
+	results := make(chan result, o.Agents)
+	for i := range o.Agents {
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			cmd := exec.CommandContext(cctx, "ip", "netns", "exec", net.ns(strconv.Itoa(i)), o.DocketBin, "bench", "fetch",
+				"--at", strconv.FormatInt(at.UnixNano(), 10), "--digest", d.String(), url(i))
+			var out, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &stderr
+			if err := cmd.Run(); err != nil {
+				results <- result{i: i, err: fmt.Errorf("agent %d fetch: %v: %s", i, err, stderr.String())}
+				return
+			}
+			sec, err := strconv.ParseFloat(strings.TrimSpace(out.String()), 64)
+			results <- result{i: i, sec: sec, err: err}
+		}()
+	}
+	times := make([]float64, o.Agents)
+	var firstErr error
+	for range o.Agents {
+		r := <-results
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+		times[r.i] = r.sec
+	}
+	if firstErr != nil {
+		return nil, 0, firstErr
+	}
+	after, err := net.egressBytes("o")
+	if err != nil {
+		return nil, 0, err
+	}
+	return times, after - before, nil
+}
+
+// RunFetch waits until at, downloads url, checks the body against want, and prints the
+// seconds from at to the last byte. It is what every agent's namespace runs in the swarm
+// benchmark (`docket bench fetch`).
+func RunFetch(ctx context.Context, url string, at time.Time, want core.Digest, out io.Writer) error {
+	select {
+	case <-time.After(time.Until(at)):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("GET %s: status %d: %s", url, resp.StatusCode, b)
+	}
+	g := want.NewDigester()
+	if _, err := io.Copy(g, resp.Body); err != nil {
+		return err
+	}
+	elapsed := time.Since(at)
+	if got := g.Digest(); got != want {
+		return fmt.Errorf("GET %s: content is %s, want %s", url, got, want)
+	}
+	_, err = fmt.Fprintf(out, "%.4f\n", elapsed.Seconds())
+	return err
+}
+
+// seedBlob writes size random bytes into the store at dir and returns their digest.
+func seedBlob(ctx context.Context, dir string, size int64) (core.Digest, error) {
+	st, err := store.New(dir, store.Options{})
+	if err != nil {
+		return core.Digest{}, err
+	}
+	var seed [32]byte
+	for i := range seed {
+		seed[i] = byte(rand.Uint32())
+	}
+	data := make([]byte, size)
+	_, _ = rand.NewChaCha8(seed).Read(data)
+	d := core.SHA256Digest(data)
+	return d, st.Put(ctx, d, size, bytes.NewReader(data))
+}
+
+// nearestRank returns the p-quantile of v by the nearest-rank method.
+func nearestRank(v []float64, p float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(float64(len(s))*p+0.999999) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
