@@ -53,7 +53,8 @@ func commands() []command {
 	cmds := []command{
 		{"dev", "run the whole cluster in one process (proxy, agent, origin, tracker, build-index)", runDev},
 		{"config", "configuration tools: `config validate COMPONENT FILE`, `config defaults COMPONENT`", runConfig},
-		{"bench", "benchmarks: `bench registry`", runBench},
+		{"bench", "benchmarks: `bench registry`, `bench swarm` (and `bench fetch`, run by the swarm)", runBench},
+		{"torrent", "write a blob's .torrent for stock BitTorrent clients: `torrent DIGEST`", runTorrent},
 		{"version", "print the version", runVersion},
 	}
 	for _, c := range components() {
