@@ -10,13 +10,15 @@ FUZZTIME    ?= 10s
 DEV_ARGS    ?=
 # Arguments for `docket bench registry` (make bench BENCH_ARGS="--size 134217728").
 BENCH_ARGS  ?=
+# Arguments for `docket bench swarm` (make bench-swarm SWARM_ARGS="--agents 20 --baseline").
+SWARM_ARGS  ?=
 # Packages `make test` runs; the race detector is on for all of them.
 TEST_PKGS   ?= ./...
 TEST_FLAGS  ?= -race -count=1 -timeout 20m
 
 GO_SOURCES  := $(shell find . -name '*.go' -not -path './.git/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build dev test unit-test conformance bench lint fmt vet fuzz-smoke docker compose-up compose-down clean help
+.PHONY: all build dev test unit-test conformance bench bench-swarm lint fmt vet fuzz-smoke docker compose-up compose-down clean help
 
 all: lint build test
 
@@ -44,6 +46,10 @@ conformance: $(BIN)
 ## bench: registry benchmark against a plain distribution registry in the same run
 bench: $(BIN)
 	./$(BIN) bench registry $(BENCH_ARGS)
+
+## bench-swarm: N agents pull one blob at once, every host rate-limited (needs root for tc)
+bench-swarm: $(BIN)
+	./$(BIN) bench swarm $(SWARM_ARGS)
 
 ## lint: gofmt and go vet
 lint: fmt vet
