@@ -6,17 +6,36 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/hashring"
 )
 
 // Cluster reaches the origins that own a digest on the hash ring, trying them in ring order
-// and moving on when one is unavailable or does not hold the blob.
+// and moving on when one is unavailable or does not hold the blob. An origin that failed
+// recently is tried after the others (passive health), so a dead origin costs one timeout,
+// not one per request.
 type Cluster struct {
 	ring    *hashring.Ring
-	clients map[string]Client
+	clients map[string]Client // single attempt: failover replaces retries
+	keyed   map[string]Client // with retries, for ForKey's stateful uploads
+	now     func() time.Time
+
+	mu       sync.Mutex
+	downTill map[string]time.Time
 }
+
+// Failover policy of the Cluster.
+const (
+	// downFor is how long an origin that failed is tried last.
+	downFor = 10 * time.Second
+	// clusterRounds is how many passes over the owners a read makes while all of them are
+	// unavailable, waiting clusterRoundBackoff (doubled each pass) in between.
+	clusterRounds       = 2
+	clusterRoundBackoff = 200 * time.Millisecond
+)
 
 // NewCluster returns a client of the origins at addrs, each blob owned by replicas of them.
 func NewCluster(addrs []string, replicas int, hc *http.Client) (*Cluster, error) {
@@ -25,10 +44,43 @@ func NewCluster(addrs []string, replicas int, hc *http.Client) (*Cluster, error)
 	}
 	ring := hashring.New(addrs, replicas)
 	clients := make(map[string]Client, len(addrs))
+	keyed := make(map[string]Client, len(addrs))
 	for _, a := range ring.Members() {
-		clients[a] = New(a, hc)
+		clients[a] = newSingleAttempt(a, hc)
+		keyed[a] = New(a, hc)
 	}
-	return &Cluster{ring: ring, clients: clients}, nil
+	return &Cluster{ring: ring, clients: clients, keyed: keyed, now: time.Now, downTill: make(map[string]time.Time)}, nil
+}
+
+// markDown records that addr just failed.
+func (c *Cluster) markDown(addr string) {
+	c.mu.Lock()
+	c.downTill[addr] = c.now().Add(downFor)
+	c.mu.Unlock()
+}
+
+// markUp records that addr just answered.
+func (c *Cluster) markUp(addr string) {
+	c.mu.Lock()
+	delete(c.downTill, addr)
+	c.mu.Unlock()
+}
+
+// byHealth returns owners with those marked down moved to the end, order otherwise kept.
+func (c *Cluster) byHealth(owners []Client) []Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	up := make([]Client, 0, len(owners))
+	var down []Client
+	for _, o := range owners {
+		if t, ok := c.downTill[o.Addr()]; ok && now.Before(t) {
+			down = append(down, o)
+		} else {
+			up = append(up, o)
+		}
+	}
+	return append(up, down...)
 }
 
 // Ring returns the cluster's hash ring.
@@ -41,7 +93,7 @@ func (c *Cluster) Owners(d core.Digest) []Client {
 
 // ForKey returns the origin that key (an upload id) is routed to.
 func (c *Cluster) ForKey(key string) Client {
-	return c.clients[c.ring.Owners(key)[0]]
+	return c.keyed[c.ring.Owners(key)[0]]
 }
 
 // Client returns the client of one member, or nil.
@@ -55,33 +107,52 @@ func (c *Cluster) clientsOf(addrs []string) []Client {
 	return out
 }
 
-// tryOwners calls fn on d's owners in order until one succeeds. It moves on from an owner
-// that is unavailable or lacks the blob; other errors (a bad digest, a cancelled context) are
-// final. It returns the last error when every owner failed.
+// tryOwners calls fn on d's owners, healthy ones first, until one succeeds. It moves on from
+// an owner that is unavailable or lacks the blob; other errors (a bad digest, a cancelled
+// context) are final. While every owner is unavailable it makes up to clusterRounds passes.
 func tryOwners[T any](ctx context.Context, c *Cluster, d core.Digest, fn func(Client) (T, error)) (T, error) {
 	var zero T
-	var errs []error
-	for _, o := range c.Owners(d) {
-		v, err := fn(o)
-		if err == nil {
-			return v, nil
+	wait := clusterRoundBackoff
+	for round := 1; ; round++ {
+		var errs []error
+		for _, o := range c.byHealth(c.Owners(d)) {
+			v, err := fn(o)
+			if err == nil {
+				c.markUp(o.Addr())
+				return v, nil
+			}
+			if ctx.Err() != nil {
+				return zero, ctx.Err()
+			}
+			errs = append(errs, err)
+			if errors.Is(err, ErrUnavailable) {
+				c.markDown(o.Addr())
+				continue
+			}
+			c.markUp(o.Addr())
+			if !errors.Is(err, ErrBlobNotFound) {
+				return zero, err
+			}
 		}
-		if ctx.Err() != nil {
+		// An owner that answered "not found" has asked the backend (the authority) and its
+		// peers: that answer wins over owners that could not be reached.
+		for _, err := range errs {
+			if errors.Is(err, ErrBlobNotFound) {
+				return zero, fmt.Errorf("origin cluster: %w", err)
+			}
+		}
+		if round >= clusterRounds {
+			return zero, fmt.Errorf("origin cluster: %s: %w", d, errors.Join(errs...))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return zero, ctx.Err()
+		case <-t.C:
 		}
-		errs = append(errs, err)
-		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrBlobNotFound) {
-			return zero, err
-		}
+		wait *= 2
 	}
-	// An owner that answered "not found" has asked the backend (the authority) and its
-	// peers: that answer wins over owners that could not be reached.
-	for _, err := range errs {
-		if errors.Is(err, ErrBlobNotFound) {
-			return zero, fmt.Errorf("origin cluster: %w", err)
-		}
-	}
-	return zero, fmt.Errorf("origin cluster: %s: %w", d, errors.Join(errs...))
 }
 
 // Stat returns the blob's size from the first owner that has it.
@@ -104,10 +175,14 @@ func (c *Cluster) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core
 func (c *Cluster) Upload(ctx context.Context, ns string, d core.Digest, size int64, r io.Reader) error {
 	seeker, canRetry := r.(io.Seeker)
 	var err error
-	for _, o := range c.Owners(d) {
+	for _, o := range c.byHealth(c.Owners(d)) {
 		if err = o.Upload(ctx, ns, d, size, r); err == nil || !canRetry || !errors.Is(err, ErrUnavailable) {
+			if err == nil {
+				c.markUp(o.Addr())
+			}
 			return err
 		}
+		c.markDown(o.Addr())
 		if _, serr := seeker.Seek(0, io.SeekStart); serr != nil {
 			return err
 		}

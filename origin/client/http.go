@@ -44,9 +44,10 @@ var DefaultHTTPClient = &http.Client{Transport: &http.Transport{
 }}
 
 type httpClient struct {
-	addr string
-	hc   *http.Client
-	peer bool
+	addr     string
+	hc       *http.Client
+	peer     bool
+	attempts int // tries of an idempotent read
 }
 
 // New returns a client of the origin at addr (host:port). hc nil means DefaultHTTPClient.
@@ -54,7 +55,15 @@ func New(addr string, hc *http.Client) Client {
 	if hc == nil {
 		hc = DefaultHTTPClient
 	}
-	return &httpClient{addr: addr, hc: hc}
+	return &httpClient{addr: addr, hc: hc, attempts: readAttempts}
+}
+
+// newSingleAttempt returns a client that does not retry reads: the Cluster fails over to the
+// next owner instead of spending retries (and dial timeouts) on one that is down.
+func newSingleAttempt(addr string, hc *http.Client) *httpClient {
+	c := New(addr, hc).(*httpClient)
+	c.attempts = 1
+	return c
 }
 
 // NewPeer returns the client one origin uses to reach another: its requests carry
@@ -65,12 +74,12 @@ func NewPeer(addr string, hc *http.Client) Client {
 	return c
 }
 
-// retry calls fn up to readAttempts times while it fails with ErrUnavailable and ctx lasts.
-func retry[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+// retry calls fn up to attempts times while it fails with ErrUnavailable and ctx lasts.
+func retry[T any](ctx context.Context, attempts int, fn func() (T, error)) (T, error) {
 	wait := readRetryBackoff
 	for attempt := 1; ; attempt++ {
 		v, err := fn()
-		if err == nil || attempt == readAttempts || !errors.Is(err, ErrUnavailable) {
+		if err == nil || attempt >= attempts || !errors.Is(err, ErrUnavailable) {
 			return v, err
 		}
 		t := time.NewTimer(wait)
@@ -147,13 +156,13 @@ func (c *httpClient) newRequest(ctx context.Context, method, u string, body io.R
 }
 
 func (c *httpClient) Stat(ctx context.Context, ns string, d core.Digest) (int64, error) {
-	return retry(ctx, func() (int64, error) { return c.statOnce(ctx, ns, d) })
+	return retry(ctx, c.attempts, func() (int64, error) { return c.statOnce(ctx, ns, d) })
 }
 
 // StatLocal is Stat answered from the origin's own disk only (HeaderLocalOnly): whether that
 // origin holds the blob, not whether it could get it.
 func (c *httpClient) StatLocal(ctx context.Context, ns string, d core.Digest) (int64, error) {
-	return retry(ctx, func() (int64, error) { return c.stat(ctx, ns, d, true) })
+	return retry(ctx, c.attempts, func() (int64, error) { return c.stat(ctx, ns, d, true) })
 }
 
 func (c *httpClient) statOnce(ctx context.Context, ns string, d core.Digest) (int64, error) {
@@ -179,7 +188,7 @@ func (c *httpClient) stat(ctx context.Context, ns string, d core.Digest, localOn
 // Download retries opening the blob; once the body is flowing, a failure is the caller's to
 // handle (it knows how far it got and can ask for the rest with offset).
 func (c *httpClient) Download(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error) {
-	return retry(ctx, func() (io.ReadCloser, error) { return c.downloadOnce(ctx, ns, d, offset, length) })
+	return retry(ctx, c.attempts, func() (io.ReadCloser, error) { return c.downloadOnce(ctx, ns, d, offset, length) })
 }
 
 func (c *httpClient) downloadOnce(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error) {
@@ -213,7 +222,7 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func (c *httpClient) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
-	return retry(ctx, func() (*core.MetaInfo, error) { return c.metaInfoOnce(ctx, ns, d) })
+	return retry(ctx, c.attempts, func() (*core.MetaInfo, error) { return c.metaInfoOnce(ctx, ns, d) })
 }
 
 func (c *httpClient) metaInfoOnce(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
@@ -305,7 +314,7 @@ func parseOffset(resp *http.Response) (int64, error) {
 }
 
 func (c *httpClient) UploadSize(ctx context.Context, ns, id string) (int64, error) {
-	return retry(ctx, func() (int64, error) { return c.uploadSizeOnce(ctx, ns, id) })
+	return retry(ctx, c.attempts, func() (int64, error) { return c.uploadSizeOnce(ctx, ns, id) })
 }
 
 func (c *httpClient) uploadSizeOnce(ctx context.Context, ns, id string) (int64, error) {

@@ -1,0 +1,134 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docket-p2p/docket/core"
+)
+
+// fakeClient is a hand-written Client whose Stat answers from a script and logs the order of
+// calls across all fakes of a test.
+type fakeClient struct {
+	Client // unused methods panic
+	addr   string
+	err    error // Stat's answer; nil means found
+	log    *callLog
+}
+
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeClient) Addr() string { return f.addr }
+
+func (f *fakeClient) Stat(ctx context.Context, ns string, d core.Digest) (int64, error) {
+	f.log.mu.Lock()
+	f.log.calls = append(f.log.calls, f.addr)
+	f.log.mu.Unlock()
+	return 7, f.err
+}
+
+func (l *callLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.calls
+	l.calls = nil
+	return out
+}
+
+func fakeCluster(t *testing.T, errs map[string]error) (*Cluster, *callLog, *time.Time) {
+	t.Helper()
+	var addrs []string
+	for a := range errs {
+		addrs = append(addrs, a)
+	}
+	c, err := NewCluster(addrs, len(addrs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &callLog{}
+	for a, e := range errs {
+		c.clients[a] = &fakeClient{addr: a, err: e, log: log}
+	}
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	return c, log, &now
+}
+
+func TestClusterTriesFailedOwnersLast(t *testing.T) {
+	ctx := context.Background()
+	d := core.SHA256Digest([]byte("blob"))
+	c, log, now := fakeCluster(t, map[string]error{"a:1": nil, "b:1": nil, "c:1": nil})
+	ring := c.ring.Owners(d.String())
+	first := c.clients[ring[0]].(*fakeClient)
+	first.err = fmt.Errorf("%w: refused", ErrUnavailable)
+	if n, err := c.Stat(ctx, "ns", d); err != nil || n != 7 {
+		t.Fatalf("Stat: %d, %v", n, err)
+	}
+	if got := log.take(); !slices.Equal(got, ring[:2]) {
+		t.Fatalf("first call order %v, want %v", got, ring[:2])
+	}
+	// The failed owner is now tried last, without waiting for it.
+	if _, err := c.Stat(ctx, "ns", d); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); !slices.Equal(got, ring[1:2]) {
+		t.Fatalf("second call order %v, want only %v", got, ring[1:2])
+	}
+	// Once downFor has passed and it answers again, it is first again.
+	first.err = nil
+	*now = now.Add(downFor + time.Second)
+	if _, err := c.Stat(ctx, "ns", d); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); !slices.Equal(got, ring[:1]) {
+		t.Fatalf("after recovery %v, want %v", got, ring[:1])
+	}
+}
+
+func TestClusterErrors(t *testing.T) {
+	ctx := context.Background()
+	d := core.SHA256Digest([]byte("blob"))
+	unavailable := fmt.Errorf("%w: refused", ErrUnavailable)
+	notFound := fmt.Errorf("%w: no", ErrBlobNotFound)
+	bad := errors.New("origin: status 400")
+
+	c, log, _ := fakeCluster(t, map[string]error{"a:1": unavailable, "b:1": notFound})
+	if _, err := c.Stat(ctx, "ns", d); !errors.Is(err, ErrBlobNotFound) {
+		t.Fatalf("one down, one without the blob: %v", err)
+	}
+	log.take()
+
+	c, log, _ = fakeCluster(t, map[string]error{"a:1": unavailable, "b:1": unavailable})
+	if _, err := c.Stat(ctx, "ns", d); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("all down: %v", err)
+	}
+	if got := log.take(); len(got) != 2*clusterRounds {
+		t.Fatalf("all down: %d calls (%v), want %d", len(got), got, 2*clusterRounds)
+	}
+
+	c, log, _ = fakeCluster(t, map[string]error{"a:1": bad, "b:1": nil})
+	ring := c.ring.Owners(d.String())
+	c.clients[ring[0]].(*fakeClient).err = bad
+	c.clients[ring[1]].(*fakeClient).err = nil
+	if _, err := c.Stat(ctx, "ns", d); !errors.Is(err, bad) {
+		t.Fatalf("a final error must not fail over: %v", err)
+	}
+	if got := log.take(); len(got) != 1 {
+		t.Fatalf("final error: calls %v", got)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	c, _, _ = fakeCluster(t, map[string]error{"a:1": unavailable})
+	if _, err := c.Stat(cctx, "ns", d); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
