@@ -121,6 +121,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 		// An owner receiving a replica writes it back too, so the blob reaches the backend
 		// even if the origin that took the commit dies with its in-memory queue.
 		s.writeBack.enqueue(d)
+		s.precomputeMetaInfo(d)
 	}
 	w.WriteHeader(http.StatusCreated)
 	return nil
@@ -132,6 +133,7 @@ func (s *Server) settle(r *http.Request, d core.Digest) error {
 		return err
 	}
 	s.writeBack.enqueue(d)
+	s.precomputeMetaInfo(d)
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/docket-p2p/docket/lib/backend/fs"
 	"github.com/docket-p2p/docket/lib/hashring"
 	"github.com/docket-p2p/docket/lib/httpserver"
+	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/store"
 	"github.com/docket-p2p/docket/origin/client"
@@ -37,6 +38,7 @@ type Server struct {
 	peers     map[string]client.Client // every other member, reached with NewPeer
 	writeBack *writeBack
 	repairs   *retryQueue // replicas an owner missed at commit time
+	metaInfos *retryQueue // metainfo computed ahead of the first request
 	handler   http.Handler
 	fetches   singleflight.Group
 	metrics   originMetrics
@@ -49,6 +51,10 @@ type Server struct {
 // queue is not drained at shutdown: an owner that never got its replica reads the blob
 // through from the backend or its peers when asked.
 const replicationWorkers = 2
+
+// metaInfoWorkers is how many blobs have their metainfo computed at once in the background
+// after a commit; one keeps it off the CPU that is serving pushes.
+const metaInfoWorkers = 1
 
 // janitorInterval is how often the origin purges expired uploads and orphaned temp files.
 const janitorInterval = 10 * time.Minute
@@ -85,6 +91,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 		cfg: cfg, log: log, store: st, backend: be, ring: ring, peers: peers,
 		writeBack:   newWriteBack(st, be, log, reg.Scope.SubScope("writeback")),
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
+		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
 		stopJanitor: stopJanitor,
 		janitorDone: make(chan struct{}),
 		metrics: originMetrics{
@@ -128,6 +135,7 @@ func (s *Server) Close() error {
 	s.stopJanitor()
 	<-s.janitorDone
 	s.repairs.close()
+	s.metaInfos.close()
 	s.writeBack.close()
 	return nil
 }
@@ -182,6 +190,19 @@ func (s *Server) retryReplica(ctx context.Context, o client.Client, ns string, d
 		s.metrics.replicated.Inc(1)
 	}
 	return err
+}
+
+// precomputeMetaInfo queues d's metainfo to be computed now, so the first peer or tracker
+// asking for it does not wait for every piece to be hashed. A failure is not retried: the
+// metainfo is computed on demand then.
+func (s *Server) precomputeMetaInfo(d core.Digest) {
+	s.metaInfos.enqueue(job{key: d.String(), run: func(ctx context.Context) error {
+		_, err := s.store.MetaInfo(ctx, d)
+		if err == nil || errors.Is(err, metainfo.ErrEmpty) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", errDrop, err)
+	}})
 }
 
 type localStatter interface {
