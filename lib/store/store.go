@@ -170,11 +170,12 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 	}()
 	g := d.NewDigester()
 	src := &ctxReader{ctx: ctx, r: r}
+	dst := io.MultiWriter(&syncingWriter{f: tmp}, g)
 	var n int64
 	if size >= 0 {
-		n, err = copyBuffer(io.MultiWriter(tmp, g), io.LimitReader(src, size+1))
+		n, err = copyBuffer(dst, io.LimitReader(src, size+1))
 	} else {
-		n, err = copyBuffer(io.MultiWriter(tmp, g), src)
+		n, err = copyBuffer(dst, src)
 	}
 	s.metrics.bytesWritten.Inc(n)
 	if err != nil {

@@ -110,7 +110,7 @@ func (s *Store) AppendUpload(id string, offset int64, r io.Reader) (int64, error
 	}
 	defer f.Close()
 	defer s.touch(s.uploadPath(id))
-	w := &hashingWriter{f: f, h: u.hasher}
+	w := &hashingWriter{w: &syncingWriter{f: f, off: u.size, started: u.size}, h: u.hasher}
 	n, err := copyBuffer(w, r)
 	u.size += n
 	s.metrics.bytesWritten.Inc(n)
@@ -129,13 +129,13 @@ func (s *Store) AppendUpload(id string, offset int64, r io.Reader) (int64, error
 
 // hashingWriter feeds the hash only what reached the file.
 type hashingWriter struct {
-	f      *os.File
+	w      io.Writer
 	h      *core.Digester
 	broken bool
 }
 
 func (w *hashingWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
+	n, err := w.w.Write(p)
 	if w.h != nil {
 		w.h.Write(p[:n])
 	}

@@ -1,0 +1,25 @@
+package store
+
+import "os"
+
+// writebackChunk is how many freshly written bytes accumulate before the store asks the
+// kernel to start writing them out (see startWriteback).
+const writebackChunk = 8 << 20
+
+// syncingWriter writes to f from offset off on (f is opened for appending or written
+// sequentially) and starts write-out every writebackChunk bytes.
+type syncingWriter struct {
+	f       *os.File
+	off     int64 // file offset of the next byte written
+	started int64 // bytes before this offset have had write-out started
+}
+
+func (w *syncingWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.started >= writebackChunk {
+		startWriteback(w.f, w.started, w.off-w.started)
+		w.started = w.off
+	}
+	return n, err
+}
