@@ -129,10 +129,12 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 
 // settle makes a newly committed blob durable on its owners and schedules its write-back.
 func (s *Server) settle(r *http.Request, d core.Digest) error {
+	// Queued first: even if no owner can take the blob now (the commit then fails), the copy
+	// on this disk still reaches the backend.
+	s.writeBack.enqueue(d)
 	if err := s.replicate(r.Context(), r.URL.Query().Get("ns"), d); err != nil {
 		return err
 	}
-	s.writeBack.enqueue(d)
 	s.precomputeMetaInfo(d)
 	return nil
 }

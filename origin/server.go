@@ -1,7 +1,3 @@
-// Package origin is Docket's dedicated seeder: a content-addressed store on disk behind an
-// HTTP API, writing blobs back to a storage backend and reading through to it on a miss.
-// Origins form a hash ring; a blob committed on any origin is pushed to the owners of its
-// digest before the commit is acknowledged.
 package origin
 
 import (

@@ -1,0 +1,47 @@
+// Package origin is Docket's dedicated seeder: a content-addressed store on disk behind an
+// HTTP API, writing blobs back to a storage backend and reading through to it on a miss.
+// Origins form a hash ring (lib/hashring over Config.Cluster, Config.Replicas owners per
+// digest); other components reach them only through origin/client.
+//
+// # API
+//
+// Every route takes the namespace (the repository name, URL-encoded) as the query parameter
+// ns; it selects the backend. Errors are JSON {"error": "...", "code": "..."} with the codes
+// and statuses of origin/client's table (404 BLOB_NOT_FOUND / UPLOAD_NOT_FOUND, 416
+// OFFSET_MISMATCH, 400 DIGEST_MISMATCH / BAD_REQUEST, 409 NO_METAINFO, 503 UNAVAILABLE).
+//
+//	HEAD   /blobs/{digest}           size in Content-Length; never fetches the blob
+//	GET    /blobs/{digest}           the blob, with Range (sendfile from disk); reads through
+//	PUT    /blobs/{digest}           monolithic upload, Content-Length required, verified → 201
+//	DELETE /blobs/{digest}           removes it here, in the backend and on every origin → 204
+//	GET    /blobs/{digest}/metainfo  bencoded torrent of the blob (lib/metainfo) → 200
+//	POST   /uploads/{id}             starts a resumable upload under a caller-chosen id → 201
+//	PATCH  /uploads/{id}             appends the body at Upload-Offset → 202, new Upload-Offset
+//	GET    /uploads/{id}             bytes received so far in Upload-Offset → 200
+//	PUT    /uploads/{id}?digest=D    verifies and publishes the upload as blob D → 201
+//	DELETE /uploads/{id}             discards the upload → 204
+//
+// Headers between origins: Docket-Replica on a PUT marks a replica (stored, written back, not
+// fanned out again); Docket-No-Peers makes the receiver answer from its disk and backend
+// only, never by asking its peers (no loops); Docket-Local-Only makes a HEAD answer from the
+// disk alone.
+//
+// # Durability
+//
+// A commit (PUT /uploads/{id} or PUT /blobs/{digest}) is verified against its digest while
+// it streams, fsynced and published on this origin's disk, then pushed to the digest's other
+// owners; it is acknowledged once at least one owner holds it. Owners that could not take it
+// are retried in the background (the replication queue) until they do.
+//
+// Every committed or replicated blob is written back to the backend asynchronously, retried
+// with exponential backoff. The write-back and replication queues live in memory: a crash
+// loses the queued work, not the blobs (they stay on the owners' disks); a persistent queue
+// replaces them with the object-storage work.
+//
+// # Read-through
+//
+// A GET or metainfo request for a blob missing on disk fetches it — from the backend, else
+// from the owners among the peers — verifies it against its digest, stores it and then serves
+// it. Concurrent misses of one digest share one fetch. The backend's "not found" is
+// authoritative: an origin reports a blob missing even when a peer could not be asked.
+package origin
