@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -76,5 +78,43 @@ func TestLogger(t *testing.T) {
 		if !strings.Contains(buf.String(), "boom") {
 			t.Errorf("logger(%q, %q) wrote %q", tc.level, tc.format, buf.String())
 		}
+	}
+}
+
+func TestHealth(t *testing.T) {
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	}))
+	defer healthy.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "disk on fire", http.StatusServiceUnavailable)
+	}))
+	defer sick.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedAddr := closed.Listener.Addr().String()
+	closed.Close()
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"healthy by address", []string{strings.TrimPrefix(healthy.URL, "http://")}, exitOK, ""},
+		{"healthy by URL", []string{healthy.URL + "/"}, exitOK, ""},
+		{"unhealthy", []string{sick.URL}, exitError, "503 Service Unavailable: disk on fire"},
+		{"down", []string{"--timeout", "1s", closedAddr}, exitError, "connection refused"},
+		{"no address", nil, exitUsage, "want one HOST:PORT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runDocket(t, context.Background(), append([]string{"health"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tc.code, stderr, tc.want)
+			}
+		})
 	}
 }
