@@ -446,3 +446,79 @@ func TestMetaInfoSharedAcrossCancel(t *testing.T) {
 		t.Fatalf("MetaInfo of a missing blob: %v", err)
 	}
 }
+
+// TestUploadOperationsRace runs appends, size queries, commits, cancels and purges of the
+// same uploads at once: every call either succeeds or reports a sentinel, a committed blob
+// is always intact, and nothing is left behind.
+func TestUploadOperationsRace(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	s := newStore(t, Options{Now: func() time.Time { return now }, UploadTTL: time.Hour})
+	data := randomBytes(t, 256<<10)
+	d := core.SHA256Digest(data)
+	allowed := []error{ErrUploadNotFound, ErrOffsetMismatch, ErrDigestMismatch, ErrUploadExists}
+	check := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		for _, a := range allowed {
+			if errors.Is(err, a) {
+				return nil
+			}
+		}
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 1024)
+	for i := range 4 {
+		id := []string{"u0", "u1", "u2", "u3"}[i]
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				errs <- check(s.CreateUpload(id))
+				_, err := s.AppendUpload(id, 0, bytes.NewReader(data))
+				errs <- check(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				_, err := s.UploadSize(id)
+				errs <- check(err)
+				errs <- check(s.CommitUpload(ctx, id, d))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				errs <- check(s.CancelUpload(id))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				_, err := s.PurgeUploads()
+				errs <- check(err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Stat(d); err == nil {
+		if got := readBlob(t, s, d); !bytes.Equal(got, data) {
+			t.Fatal("committed blob is corrupt")
+		}
+	}
+	for _, id := range []string{"u0", "u1", "u2", "u3"} {
+		if err := s.CancelUpload(id); err != nil && !errors.Is(err, ErrUploadNotFound) {
+			t.Fatal(err)
+		}
+	}
+	assertClean(t, s)
+}

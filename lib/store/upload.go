@@ -38,6 +38,13 @@ func (s *Store) CreateUpload(id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
+	// uploadsMu covers the file's creation too: the map and uploads/ change together, so no
+	// one sees an upload's state without its file or the file without its state.
+	s.uploadsMu.Lock()
+	defer s.uploadsMu.Unlock()
+	if _, ok := s.uploads[id]; ok {
+		return fmt.Errorf("%w: %s", ErrUploadExists, id)
+	}
 	f, err := os.OpenFile(s.uploadPath(id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -48,10 +55,28 @@ func (s *Store) CreateUpload(id string) error {
 	f.Close()
 	s.touch(s.uploadPath(id))
 	h, _ := core.NewDigester(core.SHA256)
-	s.uploadsMu.Lock()
 	s.uploads[id] = &upload{hasher: h}
-	s.uploadsMu.Unlock()
 	return nil
+}
+
+// lookup returns id's state, rebuilding it from the file after a restart; ErrUploadNotFound
+// if there is neither.
+func (s *Store) lookup(id string) (*upload, error) {
+	s.uploadsMu.Lock()
+	defer s.uploadsMu.Unlock()
+	if u, ok := s.uploads[id]; ok {
+		return u, nil
+	}
+	fi, err := os.Stat(s.uploadPath(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrUploadNotFound, id)
+		}
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	u := &upload{size: fi.Size()}
+	s.uploads[id] = u
+	return u, nil
 }
 
 // lockUpload returns id's state, locked; state is rebuilt from the file after a restart.
@@ -60,21 +85,10 @@ func (s *Store) lockUpload(id string) (*upload, error) {
 		return nil, err
 	}
 	for {
-		s.uploadsMu.Lock()
-		u, ok := s.uploads[id]
-		if !ok {
-			fi, err := os.Stat(s.uploadPath(id))
-			if err != nil {
-				s.uploadsMu.Unlock()
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil, fmt.Errorf("%w: %s", ErrUploadNotFound, id)
-				}
-				return nil, fmt.Errorf("store: %w", err)
-			}
-			u = &upload{size: fi.Size()}
-			s.uploads[id] = u
+		u, err := s.lookup(id)
+		if err != nil {
+			return nil, err
 		}
-		s.uploadsMu.Unlock()
 		u.mu.Lock()
 		if !u.gone {
 			return u, nil
@@ -87,9 +101,11 @@ func (s *Store) lockUpload(id string) (*upload, error) {
 func (s *Store) forget(id string, u *upload) {
 	u.gone = true
 	s.uploadsMu.Lock()
-	delete(s.uploads, id)
-	s.uploadsMu.Unlock()
+	defer s.uploadsMu.Unlock()
 	_ = os.Remove(s.uploadPath(id))
+	if s.uploads[id] == u {
+		delete(s.uploads, id)
+	}
 }
 
 // AppendUpload writes r at offset, which must equal the upload's size (ErrOffsetMismatch),
@@ -199,7 +215,9 @@ func (s *Store) CommitUpload(ctx context.Context, id string, d core.Digest) erro
 	}
 	u.gone = true
 	s.uploadsMu.Lock()
-	delete(s.uploads, id)
+	if s.uploads[id] == u {
+		delete(s.uploads, id)
+	}
 	s.uploadsMu.Unlock()
 	s.metrics.commits.Inc(1)
 	return nil
@@ -233,13 +251,10 @@ func (s *Store) PurgeUploads() (int, error) {
 		if err != nil || !info.ModTime().Before(cutoff) || checkID(id) != nil {
 			continue
 		}
-		s.uploadsMu.Lock()
-		u, ok := s.uploads[id]
-		if !ok {
-			u = &upload{size: info.Size()}
-			s.uploads[id] = u
+		u, err := s.lookup(id)
+		if err != nil {
+			continue // gone meanwhile
 		}
-		s.uploadsMu.Unlock()
 		if !u.mu.TryLock() {
 			continue
 		}
