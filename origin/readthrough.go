@@ -151,13 +151,19 @@ func (s *Server) fetchBackend(ctx context.Context, d core.Digest) error {
 	return nil
 }
 
+// fetchPeer copies d from peer p, capped at the size p reports and verified against d: a peer
+// cannot make this origin store more than it announced, nor anything but d.
 func (s *Server) fetchPeer(ctx context.Context, p client.Client, ns string, d core.Digest) error {
+	size, err := p.Stat(ctx, ns, d)
+	if err != nil {
+		return err
+	}
 	body, err := p.Download(ctx, ns, d, 0, -1)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	if err := s.store.Put(ctx, d, -1, body); err != nil {
+	if err := s.store.Put(ctx, d, size, body); err != nil {
 		return fmt.Errorf("origin: read-through %s from %s: %w", d, p.Addr(), err)
 	}
 	return nil
