@@ -13,6 +13,10 @@
 // half-written is ever visible under a digest, and a crash leaves at worst a temp file. Two
 // writers of one digest both succeed (the content is the same); a reader holds its open file
 // whatever a writer or Delete does meanwhile.
+//
+// One Store per root: uploads keep their running hash in memory, so two Stores (or two
+// processes) sharing a root must not serve the same uploads. Opening a second Store on a root
+// is harmless to the first's blobs and in-flight temp files, which stay locked while written.
 package store
 
 import (
@@ -90,10 +94,11 @@ func New(root string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	// Temp files of an earlier process are garbage: nobody can resume them.
+	// Temp files of a writer that died are garbage: nobody can resume them. Files a live
+	// writer holds (another Store on this root, in this process or another) are kept.
 	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
 		for _, e := range entries {
-			_ = os.Remove(filepath.Join(root, "tmp", e.Name()))
+			removeStaleTemp(filepath.Join(root, "tmp", e.Name()))
 		}
 	}
 	s := opts.Scope
@@ -157,11 +162,10 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 		}
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-")
+	tmp, err := s.createTemp("put-")
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return err
 	}
-	s.touch(tmp.Name())
 	defer func() {
 		if tmp != nil {
 			tmp.Close()
@@ -285,6 +289,10 @@ func (s *Store) Walk(ctx context.Context, fn func(d core.Digest, size int64) err
 // MetaInfo returns d's metainfo, computing it once (concurrent callers share the work) and
 // keeping it beside the blob. A zero-length blob has none: the error wraps metainfo.ErrEmpty.
 func (s *Store) MetaInfo(ctx context.Context, d core.Digest) (*core.MetaInfo, error) {
+	// The blob must be here: a metainfo file can outlive its blob (a crash inside Delete).
+	if _, err := s.Stat(d); err != nil {
+		return nil, err
+	}
 	p := s.blobPath(d) + metainfoSuffix
 	if b, err := os.ReadFile(p); err == nil {
 		if m, err := metainfo.Unmarshal(b); err == nil && m.Digest == d {
@@ -327,17 +335,34 @@ func (s *Store) computeMetaInfo(d core.Digest, p string) (*core.MetaInfo, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: metainfo %s: %w", d, err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.root, "tmp"), p, b); err != nil {
+	if err := s.writeFileAtomic(p, b); err != nil {
 		return nil, err
 	}
 	s.metrics.metainfos.Inc(1)
+	// A Delete that ran meanwhile removed the blob, maybe before this file existed; do not
+	// leave the metainfo of a blob that is gone.
+	if _, err := os.Stat(s.blobPath(d)); errors.Is(err, fs.ErrNotExist) {
+		_ = os.Remove(p)
+	}
 	return m, nil
 }
 
-func writeFileAtomic(tmpDir, dst string, b []byte) error {
-	f, err := os.CreateTemp(tmpDir, "meta-")
+// createTemp creates a temp file under tmp/, locked as in use (see lockTemp) and dated by the
+// store's clock.
+func (s *Store) createTemp(prefix string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), prefix)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	lockTemp(f)
+	s.touch(f.Name())
+	return f, nil
+}
+
+func (s *Store) writeFileAtomic(dst string, b []byte) error {
+	f, err := s.createTemp("meta-")
+	if err != nil {
+		return err
 	}
 	_, err = f.Write(b)
 	if err == nil {

@@ -522,3 +522,94 @@ func TestUploadOperationsRace(t *testing.T) {
 	}
 	assertClean(t, s)
 }
+
+// gate is a reader that sends head, then blocks until release is closed, then sends tail.
+type gate struct {
+	head, tail []byte
+	reached    chan struct{}
+	release    chan struct{}
+	stage      int
+}
+
+func (g *gate) Read(p []byte) (int, error) {
+	switch g.stage {
+	case 0:
+		g.stage = 1
+		return copy(p, g.head), nil
+	case 1:
+		close(g.reached)
+		<-g.release
+		g.stage = 2
+		return copy(p, g.tail), nil
+	default:
+		return 0, io.EOF
+	}
+}
+
+// A second Store opened on the same root removes a dead writer's temp file but not the one a
+// live Put is still writing.
+func TestNewKeepsLiveTempFiles(t *testing.T) {
+	root := t.TempDir()
+	s, err := New(root, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(root, "tmp", "put-dead")
+	if err := os.WriteFile(stale, []byte("left by a crash"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(t, 64<<10)
+	d := core.SHA256Digest(data)
+	g := &gate{head: data[:1000], tail: data[1000:], reached: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- s.Put(context.Background(), d, int64(len(data)), g) }()
+	select {
+	case <-g.reached:
+	case err := <-done:
+		t.Fatalf("put ended early: %v", err)
+	}
+	if _, err := New(root, Options{}); err != nil {
+		close(g.release)
+		<-done
+		t.Fatal(err)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatalf("put after a second New: %v", err)
+	}
+	if !bytes.Equal(readBlob(t, s, d), data) {
+		t.Fatal("content differs")
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale temp file kept: %v", err)
+	}
+	assertClean(t, s)
+}
+
+// A metainfo file that outlived its blob (a crash inside Delete) is not served.
+func TestMetaInfoWithoutBlob(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{})
+	data := randomBytes(t, 100<<10)
+	d := core.SHA256Digest(data)
+	if err := s.Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MetaInfo(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(s.blobPath(d)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MetaInfo(ctx, d); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("metainfo of a missing blob: %v", err)
+	}
+	// Publishing the blob again serves a metainfo that matches it.
+	if err := s.Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.MetaInfo(ctx, d)
+	if err != nil || m.Digest != d || m.Length != int64(len(data)) {
+		t.Fatalf("metainfo after re-put: %+v, %v", m, err)
+	}
+}

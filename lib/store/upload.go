@@ -273,7 +273,7 @@ func (s *Store) PurgeUploads() (int, error) {
 	}
 	for _, e := range tmps {
 		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
-			_ = os.Remove(filepath.Join(tmpDir, e.Name()))
+			removeStaleTemp(filepath.Join(tmpDir, e.Name()))
 		}
 	}
 	return n, nil
