@@ -100,7 +100,9 @@ func testNotFound(t *testing.T, c backend.Client) {
 }
 
 func testList(t *testing.T, c backend.Client) {
-	names := []string{"a/b/2", "a/b/1", "a/bc/1", "a/c", "b/a", "ab/x"}
+	// "a-x" and "a.x" sort before "a/..." ('-' < '.' < '/'): the order is of whole names
+	// as bytes, not a directory walk's.
+	names := []string{"a/b/2", "a/b/1", "a/bc/1", "a/c", "b/a", "ab/x", "a.x", "a-x"}
 	for _, n := range names {
 		put(t, c, n, []byte(n))
 	}
@@ -108,7 +110,8 @@ func testList(t *testing.T, c backend.Client) {
 		prefix string
 		want   []string
 	}{
-		{"", []string{"a/b/1", "a/b/2", "a/bc/1", "a/c", "ab/x", "b/a"}},
+		{"", []string{"a-x", "a.x", "a/b/1", "a/b/2", "a/bc/1", "a/c", "ab/x", "b/a"}},
+		{"a", []string{"a-x", "a.x", "a/b/1", "a/b/2", "a/bc/1", "a/c", "ab/x"}},
 		{"a/", []string{"a/b/1", "a/b/2", "a/bc/1", "a/c"}},
 		{"a/b", []string{"a/b/1", "a/b/2", "a/bc/1"}},
 		{"a/b/", []string{"a/b/1", "a/b/2"}},
@@ -175,6 +178,24 @@ func testCancelled(t *testing.T, c backend.Client) {
 	}
 	if _, err := c.Stat(context.Background(), "cancelled"); !errors.Is(err, backend.ErrNotFound) {
 		t.Fatalf("cancelled upload left an object: %v", err)
+	}
+	// Every other call refuses to start once its context has ended, and says why.
+	put(t, c, "present", []byte("x"))
+	if _, err := c.Stat(ctx, "present"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Stat with a cancelled context: %v, want context.Canceled", err)
+	}
+	if err := c.Download(ctx, "present", io.Discard); !errors.Is(err, context.Canceled) {
+		t.Errorf("Download with a cancelled context: %v, want context.Canceled", err)
+	}
+	called := false
+	if err := c.List(ctx, "", func(string) error { called = true; return nil }); !errors.Is(err, context.Canceled) || called {
+		t.Errorf("List with a cancelled context: %v (fn called: %v), want context.Canceled", err, called)
+	}
+	if err := c.Delete(ctx, "present"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Delete with a cancelled context: %v, want context.Canceled", err)
+	}
+	if got := get(t, c, "present"); string(got) != "x" {
+		t.Fatalf("object after cancelled calls: %q", got)
 	}
 }
 

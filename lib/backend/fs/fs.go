@@ -32,6 +32,13 @@ func New(root string) (*Client, error) {
 	if err := os.MkdirAll(filepath.Join(root, tmpDir), 0o755); err != nil {
 		return nil, fmt.Errorf("backend fs: %w", err)
 	}
+	// Temp files of an uploader that died are garbage; those a live uploader holds (several
+	// origins may share one backend directory) are kept.
+	if entries, err := os.ReadDir(filepath.Join(root, tmpDir)); err == nil {
+		for _, e := range entries {
+			removeStaleTemp(filepath.Join(root, tmpDir, e.Name()))
+		}
+	}
 	return &Client{root: root}, nil
 }
 
@@ -77,6 +84,9 @@ func (c *Client) Download(ctx context.Context, name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return notFound(name, err)
@@ -95,10 +105,14 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int6
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Join(c.root, tmpDir), "up-")
 	if err != nil {
 		return fmt.Errorf("backend fs: %w", err)
 	}
+	lockTemp(tmp)
 	n, err := io.Copy(tmp, &ctxReader{ctx: ctx, r: r})
 	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("backend fs: %s: got %d bytes, want %d", name, n, size)
@@ -137,6 +151,9 @@ func syncDir(dir string) error {
 
 // List implements backend.Client.
 func (c *Client) List(ctx context.Context, prefix string, fn func(name string) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var names []string
 	err := filepath.WalkDir(c.root, func(p string, e iofs.DirEntry, err error) error {
 		if err != nil {

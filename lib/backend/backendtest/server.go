@@ -1,0 +1,61 @@
+package backendtest
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serverStartTimeout bounds how long a storage server may take to answer.
+const serverStartTimeout = 30 * time.Second
+
+// StartServer runs a storage server for a backend's tests (versitygw, fake-gcs-server) on a
+// free port of 127.0.0.1 and stops it when the test ends. bin is looked up on PATH and in
+// $(go env GOPATH)/bin; .ci/run installs it with `go install module` (install). A missing
+// binary skips the test, or fails it under CI=true. args returns the command line for the
+// server's host:port; StartServer waits until GET readyPath answers and returns host:port.
+func StartServer(t *testing.T, bin, install string, args func(addr string) []string, readyPath string) string {
+	t.Helper()
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		path = filepath.Join(strings.TrimSpace(string(gopath)), "bin", bin)
+		if _, serr := os.Stat(path); serr != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed but CI=true: .ci/run must install it (go install %s)", bin, install)
+			}
+			t.Skipf("%s not installed (go install %s)", bin, install)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(path, args(addr)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(serverStartTimeout)
+	for {
+		resp, err := http.Get("http://" + addr + readyPath)
+		if err == nil {
+			resp.Body.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not start on %s: %v", bin, addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
