@@ -75,6 +75,9 @@ func (m *memBackend) Upload(ctx context.Context, name string, r io.Reader, size 
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil { // cancelled while reading: store nothing
+		return err
+	}
 	if int64(len(b)) != size {
 		return errors.New("size mismatch")
 	}

@@ -271,9 +271,14 @@ func (g *gate) Read(p []byte) (int, error) {
 		close(g.reached)
 		<-g.release
 		g.stage = 2
-		return copy(p, g.tail), nil
+		fallthrough
 	default:
-		return 0, io.EOF
+		if len(g.tail) == 0 {
+			return 0, io.EOF
+		}
+		n := copy(p, g.tail)
+		g.tail = g.tail[n:]
+		return n, nil
 	}
 }
 

@@ -40,9 +40,14 @@ func (r *pausedReader) Read(p []byte) (int, error) {
 		close(r.paused)
 		<-r.release
 		r.stage = 2
-		return copy(p, r.tail), nil
+		fallthrough
 	default:
-		return 0, io.EOF
+		if len(r.tail) == 0 {
+			return 0, io.EOF
+		}
+		n := copy(p, r.tail)
+		r.tail = r.tail[n:]
+		return n, nil
 	}
 }
 
