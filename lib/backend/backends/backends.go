@@ -1,0 +1,132 @@
+// Package backends builds storage backends from configuration: one Config type that every
+// component embeds (origin, build-index), and a Router that picks a backend per namespace by
+// regular expression, first match wins, as Kraken's namespace-to-backend table does.
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/docket-p2p/docket/lib/backend"
+	"github.com/docket-p2p/docket/lib/backend/fs"
+	"github.com/docket-p2p/docket/lib/backend/gcs"
+	"github.com/docket-p2p/docket/lib/backend/s3"
+)
+
+// Backend kinds.
+const (
+	TypeFS  = "fs"
+	TypeS3  = "s3"
+	TypeGCS = "gcs"
+)
+
+// Config selects and configures one backend.
+type Config struct {
+	// Type is fs (default), s3 or gcs.
+	Type string `yaml:"type"`
+	// Root is the fs backend's directory.
+	Root string `yaml:"root"`
+	// S3 configures the s3 backend.
+	S3 s3.Config `yaml:"s3"`
+	// GCS configures the gcs backend.
+	GCS gcs.Config `yaml:"gcs"`
+}
+
+// ApplyDefaults fills unset fields; root is the fs directory to use when none is set.
+func (c *Config) ApplyDefaults(root string) {
+	if c.Type == "" {
+		c.Type = TypeFS
+	}
+	switch c.Type {
+	case TypeFS:
+		if c.Root == "" {
+			c.Root = root
+		}
+	case TypeS3:
+		c.S3.ApplyDefaults()
+	case TypeGCS:
+		c.GCS.ApplyDefaults()
+	}
+}
+
+// Validate reports what is wrong.
+func (c *Config) Validate() error {
+	switch c.Type {
+	case TypeFS:
+		if c.Root == "" {
+			return errors.New("backend fs: root is required")
+		}
+		return nil
+	case TypeS3:
+		return c.S3.Validate()
+	case TypeGCS:
+		return c.GCS.Validate()
+	}
+	return fmt.Errorf("backend: unknown type %q (fs, s3 or gcs)", c.Type)
+}
+
+// New builds the configured backend.
+func New(ctx context.Context, c Config) (backend.Client, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	switch c.Type {
+	case TypeS3:
+		return s3.New(ctx, c.S3)
+	case TypeGCS:
+		return gcs.New(ctx, c.GCS)
+	default:
+		return fs.New(c.Root)
+	}
+}
+
+// NamespaceConfig is one row of the namespace table: repositories whose name matches
+// Namespace (a regular expression, anchored by the caller if it wants) use Backend.
+type NamespaceConfig struct {
+	Namespace string `yaml:"namespace"`
+	Backend   Config `yaml:"backend"`
+}
+
+// Router picks the backend of a namespace: the first matching row, else the default.
+type Router struct {
+	rows []routeRow
+	def  backend.Client
+}
+
+type routeRow struct {
+	re *regexp.Regexp
+	c  backend.Client
+}
+
+// NewRouter builds every backend of the table and the default.
+func NewRouter(ctx context.Context, def Config, table []NamespaceConfig) (*Router, error) {
+	d, err := New(ctx, def)
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{def: d}
+	for i, row := range table {
+		re, err := regexp.Compile(row.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("backend namespace %d %q: %w", i, row.Namespace, err)
+		}
+		c, err := New(ctx, row.Backend)
+		if err != nil {
+			return nil, fmt.Errorf("backend namespace %q: %w", row.Namespace, err)
+		}
+		r.rows = append(r.rows, routeRow{re: re, c: c})
+	}
+	return r, nil
+}
+
+// For returns the backend of namespace ns.
+func (r *Router) For(ns string) backend.Client {
+	for _, row := range r.rows {
+		if row.re.MatchString(ns) {
+			return row.c
+		}
+	}
+	return r.def
+}
