@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/config"
 	"github.com/docket-p2p/docket/origin/client"
 )
@@ -246,8 +247,14 @@ func TestReadThroughFromBackend(t *testing.T) {
 	if err := o.srv.backend.Upload(ctx, blobName(badDigest), bytes.NewReader(bad), int64(len(bad))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Download(ctx, "ns", badDigest, 0, -1); err == nil {
-		t.Fatal("corrupt backend object served")
+	// The first request streams while reading through: it may get headers, but never a
+	// complete body for content that failed verification.
+	if body, err := c.Download(ctx, "ns", badDigest, 0, -1); err == nil {
+		got, rerr := io.ReadAll(body)
+		body.Close()
+		if rerr == nil {
+			t.Fatalf("corrupt backend object served in full (%d bytes)", len(got))
+		}
 	}
 	if _, err := o.srv.Store().Stat(badDigest); err == nil {
 		t.Fatal("corrupt backend object published")
@@ -413,4 +420,89 @@ func TestDeleteEverywhere(t *testing.T) {
 	if err := client.New(origins[1].addr, nil).Delete(ctx, "ns", d); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// gatedBackend is a hand-written backend wrapper whose Download sends the first half of the
+// object, then waits for release.
+type gatedBackend struct {
+	backend.Client
+	release chan struct{}
+}
+
+func (g *gatedBackend) Download(ctx context.Context, name string, w io.Writer) error {
+	var buf bytes.Buffer
+	if err := g.Client.Download(ctx, name, &buf); err != nil {
+		return err
+	}
+	b := buf.Bytes()
+	if _, err := w.Write(b[:len(b)/2]); err != nil {
+		return err
+	}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_, err := w.Write(b[len(b)/2:])
+	return err
+}
+
+// TestReadThroughStreams: the first caller of a cold blob receives bytes while the backend is
+// still sending; a second caller meanwhile shares the same backend read.
+func TestReadThroughStreams(t *testing.T) {
+	// Bounded, so a regression fails rather than hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o := startOrigins(t, 1, 1)[0]
+	data, d := randomBlob(t, 2<<20)
+	if err := o.srv.backend.Upload(ctx, blobName(d), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	gate := &gatedBackend{Client: o.srv.backend, release: make(chan struct{})}
+	o.srv.backend = gate
+	released := false
+	defer func() {
+		if !released {
+			close(gate.release)
+		}
+	}()
+	c := client.New(o.addr, nil)
+	body, err := c.Download(ctx, "ns", d, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	// Half a megabyte of the first half (the sink withholds the latest byte until the
+	// next chunk, so not all of it).
+	first := make([]byte, 1<<19)
+	if _, err := io.ReadFull(body, first); err != nil {
+		t.Fatalf("reading before the backend finished: %v", err)
+	}
+	if !bytes.Equal(first, data[:1<<19]) {
+		t.Fatal("first bytes differ")
+	}
+	second := make(chan []byte, 1)
+	go func() {
+		b2, err := c.Download(ctx, "ns", d, 0, -1)
+		if err != nil {
+			second <- nil
+			return
+		}
+		defer b2.Close()
+		got, _ := io.ReadAll(b2)
+		second <- got
+	}()
+	close(gate.release)
+	released = true
+	rest, err := io.ReadAll(body)
+	if err != nil || !bytes.Equal(append(first, rest...), data) {
+		t.Fatalf("streamed blob differs (%v)", err)
+	}
+	if got := <-second; !bytes.Equal(got, data) {
+		t.Fatal("concurrent caller got different content")
+	}
+	if _, err := o.srv.Store().Stat(d); err != nil {
+		t.Fatalf("streamed read-through not kept: %v", err)
+	}
+	assertNoLeftovers(t, o)
 }

@@ -41,7 +41,10 @@
 // # Read-through
 //
 // A GET or metainfo request for a blob missing on disk fetches it — from the backend, else
-// from the owners among the peers — verifies it against its digest, stores it and then serves
-// it. Concurrent misses of one digest share one fetch. The backend's "not found" is
+// from the owners among the peers — verifies it against its digest and stores it.
+// Concurrent misses of one digest share one fetch. A whole-blob GET that starts a backend
+// fetch is answered while the bytes arrive (the last byte is withheld until the digest
+// matches, so a corrupt object never looks complete); other callers, range requests and
+// metainfo wait for the fetch and are served from disk. The backend's "not found" is
 // authoritative: an origin reports a blob missing even when a peer could not be asked.
 package origin

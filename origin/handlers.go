@@ -85,7 +85,18 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.ensureLocal(r.Context(), r.URL.Query().Get("ns"), d, allowPeers(r)); err != nil {
+	ns := r.URL.Query().Get("ns")
+	if _, err := s.store.Stat(d); err != nil && r.Header.Get("Range") == "" {
+		// A whole-blob miss streams while it is read through; a range waits for the blob.
+		written, err := s.streamThrough(w, r, ns, d, allowPeers(r))
+		if written {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.ensureLocal(r.Context(), ns, d, allowPeers(r)); err != nil {
 		return err
 	}
 	f, err := s.store.Open(d)
