@@ -36,6 +36,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/fsutil"
 	"github.com/docket-p2p/docket/lib/metainfo"
 )
 
@@ -98,7 +99,7 @@ func New(root string, opts Options) (*Store, error) {
 	// writer holds (another Store on this root, in this process or another) are kept.
 	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
 		for _, e := range entries {
-			removeStaleTemp(filepath.Join(root, "tmp", e.Name()))
+			fsutil.RemoveStaleTemp(filepath.Join(root, "tmp", e.Name()))
 		}
 	}
 	s := opts.Scope
@@ -173,7 +174,7 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 		}
 	}()
 	g := d.NewDigester()
-	src := &ctxReader{ctx: ctx, r: r}
+	src := &fsutil.CtxReader{Ctx: ctx, R: r}
 	dst := io.MultiWriter(&syncingWriter{f: tmp}, g)
 	var n int64
 	if size >= 0 {
@@ -220,17 +221,8 @@ func (s *Store) publish(f *os.File, d core.Digest) error {
 		os.Remove(name)
 		return fmt.Errorf("store: publish %s: %w", d, err)
 	}
-	return syncDir(filepath.Dir(dst))
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("store: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("store: fsync %s: %w", dir, err)
 	}
 	return nil
 }
@@ -245,7 +237,10 @@ func (s *Store) Delete(d core.Digest) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	_ = os.Remove(p + metainfoSuffix)
-	return syncDir(filepath.Dir(p))
+	if err := fsutil.SyncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
 
 // Walk calls fn for every stored blob, in lexical order within each algorithm; fn's first
@@ -347,14 +342,14 @@ func (s *Store) computeMetaInfo(d core.Digest, p string) (*core.MetaInfo, error)
 	return m, nil
 }
 
-// createTemp creates a temp file under tmp/, locked as in use (see lockTemp) and dated by the
-// store's clock.
+// createTemp creates a temp file under tmp/, locked as in use (see fsutil.LockTemp) and
+// dated by the store's clock.
 func (s *Store) createTemp(prefix string) (*os.File, error) {
 	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), prefix)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	lockTemp(f)
+	fsutil.LockTemp(f)
 	s.touch(f.Name())
 	return f, nil
 }
@@ -378,24 +373,14 @@ func (s *Store) writeFileAtomic(dst string, b []byte) error {
 		os.Remove(f.Name())
 		return fmt.Errorf("store: write %s: %w", dst, err)
 	}
-	return syncDir(filepath.Dir(dst))
+	if err := fsutil.SyncDir(filepath.Dir(dst)); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
 
 // touch sets p's modification time from the store's clock, which decides expiry.
 func (s *Store) touch(p string) {
 	now := s.opts.Now()
 	_ = os.Chtimes(p, now, now)
-}
-
-// ctxReader stops a copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

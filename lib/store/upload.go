@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/fsutil"
 )
 
 // upload is the in-memory state of one resumable upload. Its running sha256 lets a commit
@@ -189,7 +190,7 @@ func (s *Store) CommitUpload(ctx context.Context, id string, d core.Digest) erro
 			return fmt.Errorf("store: %w", err)
 		}
 		g := d.NewDigester()
-		_, err = copyBuffer(g, &ctxReader{ctx: ctx, r: f})
+		_, err = copyBuffer(g, &fsutil.CtxReader{Ctx: ctx, R: f})
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("store: commit %s: %w", id, err)
@@ -273,7 +274,7 @@ func (s *Store) PurgeUploads() (int, error) {
 	}
 	for _, e := range tmps {
 		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
-			removeStaleTemp(filepath.Join(tmpDir, e.Name()))
+			fsutil.RemoveStaleTemp(filepath.Join(tmpDir, e.Name()))
 		}
 	}
 	return n, nil

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/docket-p2p/docket/lib/backend"
+	"github.com/docket-p2p/docket/lib/fsutil"
 )
 
 // tmpDir holds uploads in progress; its name cannot collide with a valid object name's first
@@ -36,7 +37,7 @@ func New(root string) (*Client, error) {
 	// origins may share one backend directory) are kept.
 	if entries, err := os.ReadDir(filepath.Join(root, tmpDir)); err == nil {
 		for _, e := range entries {
-			removeStaleTemp(filepath.Join(root, tmpDir, e.Name()))
+			fsutil.RemoveStaleTemp(filepath.Join(root, tmpDir, e.Name()))
 		}
 	}
 	return &Client{root: root}, nil
@@ -95,7 +96,7 @@ func (c *Client) Download(ctx context.Context, name string, w io.Writer) error {
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		return fmt.Errorf("%w: %s", backend.ErrNotFound, name)
 	}
-	_, err = io.Copy(w, &ctxReader{ctx: ctx, r: f})
+	_, err = io.Copy(w, &fsutil.CtxReader{Ctx: ctx, R: f})
 	return err
 }
 
@@ -112,8 +113,8 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int6
 	if err != nil {
 		return fmt.Errorf("backend fs: %w", err)
 	}
-	lockTemp(tmp)
-	n, err := io.Copy(tmp, &ctxReader{ctx: ctx, r: r})
+	fsutil.LockTemp(tmp)
+	n, err := io.Copy(tmp, &fsutil.CtxReader{Ctx: ctx, R: r})
 	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("backend fs: %s: got %d bytes, want %d", name, n, size)
 	}
@@ -133,18 +134,8 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int6
 		os.Remove(tmp.Name())
 		return err
 	}
-	return syncDir(filepath.Dir(p))
-}
-
-// syncDir fsyncs dir so a rename into it survives a crash.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("backend fs: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("backend fs: fsync %s: %w", dir, err)
 	}
 	return nil
 }
@@ -210,16 +201,4 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("backend fs: %w", err)
 	}
 	return nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
