@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/docket-p2p/docket/lib/backend"
 )
 
 // serverStartTimeout bounds how long a storage server may take to answer.
@@ -58,4 +61,15 @@ func StartServer(t *testing.T, bin, install string, args func(addr string) []str
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// RunPrefixed runs the suite against one shared store (a bucket of a test server), giving
+// every test its own name prefix so each starts empty. newClient builds a client whose names
+// live under prefix.
+func RunPrefixed(t *testing.T, newClient func(t *testing.T, prefix string) backend.Client) {
+	n := 0
+	Run(t, func(t *testing.T) backend.Client {
+		n++
+		return newClient(t, fmt.Sprintf("run%d/", n))
+	})
 }

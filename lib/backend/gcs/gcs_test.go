@@ -2,7 +2,6 @@ package gcs
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"testing"
 
@@ -33,11 +32,9 @@ func fakeGCS(t *testing.T) Config {
 
 func TestConformance(t *testing.T) {
 	base := fakeGCS(t)
-	n := 0
-	backendtest.Run(t, func(t *testing.T) backend.Client {
-		n++
+	backendtest.RunPrefixed(t, func(t *testing.T, prefix string) backend.Client {
 		cfg := base
-		cfg.Prefix = fmt.Sprintf("run%d/", n) // every test starts empty
+		cfg.Prefix = prefix
 		c, err := New(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)

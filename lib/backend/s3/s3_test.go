@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,11 +29,9 @@ func versityGW(t *testing.T) Config {
 
 func TestConformance(t *testing.T) {
 	base := versityGW(t)
-	n := 0
-	backendtest.Run(t, func(t *testing.T) backend.Client {
-		n++
+	backendtest.RunPrefixed(t, func(t *testing.T, prefix string) backend.Client {
 		cfg := base
-		cfg.Prefix = fmt.Sprintf("run%d/", n) // every test starts empty
+		cfg.Prefix = prefix
 		c, err := New(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
