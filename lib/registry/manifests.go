@@ -138,6 +138,11 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, name, arg 
 	if !p.subject.IsZero() {
 		hd.Set("OCI-Subject", p.subject.String())
 	}
+	for _, t := range tags {
+		if t != "" {
+			hd.Add("OCI-Tag", t)
+		}
+	}
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
 	h.metrics.manifestsPushed.Inc(1)

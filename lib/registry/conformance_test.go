@@ -1,0 +1,152 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docket-p2p/docket/lib/registry"
+	"github.com/docket-p2p/docket/lib/registry/registrytest"
+)
+
+// conformanceBinaryEnv names the OCI distribution-spec conformance binary; by default it is
+// looked up as "conformance" on PATH and in $HOME/go/bin.
+const (
+	conformanceBinaryEnv = "DOCKET_OCI_CONFORMANCE"
+	conformanceTimeout   = 5 * time.Minute
+	// conformanceResultsEnv names a directory that keeps the suite's report (default: a
+	// temporary directory).
+	conformanceResultsEnv = "DOCKET_OCI_RESULTS"
+)
+
+func conformanceBinary() string {
+	if p := os.Getenv(conformanceBinaryEnv); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("conformance"); err == nil {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, "go", "bin", "conformance")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestOCIConformance runs the OCI distribution-spec conformance suite, every API and data
+// kind enabled, against the handler over the in-memory storage.
+func TestOCIConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("conformance suite skipped in -short mode")
+	}
+	bin := conformanceBinary()
+	if bin == "" {
+		t.Skipf("OCI conformance binary not found (set %s)", conformanceBinaryEnv)
+	}
+	mem := registrytest.NewMemory()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: registry.New(registry.Options{Blobs: mem, Index: mem}), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+
+	results := os.Getenv(conformanceResultsEnv)
+	if results == "" {
+		results = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), conformanceTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Dir = results
+	cmd.Env = append(os.Environ(),
+		"OCI_CONFIGURATION="+filepath.Join(results, "none.yaml"),
+		"OCI_REGISTRY="+l.Addr().String(),
+		"OCI_TLS=disabled",
+		"OCI_REPO1=myorg/myrepo",
+		"OCI_REPO2=myorg/other",
+		"OCI_RESULTS_DIR="+results,
+		"OCI_VERSION=dev",
+		"OCI_LOG=warn",
+		"OCI_API_PULL=true",
+		"OCI_API_PUSH=true",
+		"OCI_API_BLOBS_ATOMIC=true",
+		"OCI_API_BLOBS_DELETE=true",
+		"OCI_API_BLOBS_DIGEST_HEADER=true",
+		"OCI_API_BLOBS_MOUNT_ANONYMOUS=true",
+		"OCI_API_BLOBS_UPLOAD_CANCEL=true",
+		"OCI_API_MANIFESTS_ATOMIC=true",
+		"OCI_API_MANIFESTS_DELETE=true",
+		"OCI_API_MANIFESTS_DIGEST_HEADER=true",
+		"OCI_API_MANIFESTS_TAG_PARAM=true",
+		"OCI_API_TAGS_ATOMIC=true",
+		"OCI_API_TAGS_DELETE=true",
+		"OCI_API_TAGS_LIST=true",
+		"OCI_API_REFERRER=true",
+		"OCI_DATA_IMAGE=true",
+		"OCI_DATA_INDEX=true",
+		"OCI_DATA_INDEX_LIST=true",
+		"OCI_DATA_SPARSE=false", // an index must not reference manifests the repository lacks,
+		"OCI_DATA_ARTIFACT=true",
+		"OCI_DATA_SUBJECT=true",
+		"OCI_DATA_SUBJECT_MISSING=true",
+		"OCI_DATA_ARTIFACT_LIST=true",
+		"OCI_DATA_SUBJECT_LIST=true",
+		"OCI_DATA_DATA_FIELD=true",
+		"OCI_DATA_NONDISTRIBUTABLE=true",
+		"OCI_DATA_CUSTOM_FIELDS=true",
+		"OCI_DATA_NO_LAYERS=true",
+		"OCI_DATA_EMPTY_BLOB=true",
+		"OCI_DATA_SHA512=true",
+	)
+	if err := os.WriteFile(filepath.Join(results, "none.yaml"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	report, _ := os.ReadFile(filepath.Join(results, "results.yaml"))
+	if err != nil || bytes.Contains(report, []byte("status: fail")) {
+		t.Fatalf("conformance suite failed: %v\n%s\n%s", err, tail(out.String(), 20000), failures(string(report)))
+	}
+	t.Logf("conformance suite passed:\n%s", tail(out.String(), 4000))
+}
+
+// failures picks the failing entries out of results.yaml.
+func failures(report string) string {
+	var b strings.Builder
+	lines := strings.Split(report, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "fail") {
+			for j := max(i-3, 0); j <= min(i+3, len(lines)-1); j++ {
+				b.WriteString(lines[j] + "\n")
+			}
+			b.WriteString("--\n")
+		}
+	}
+	return tail(b.String(), 20000)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
