@@ -1,10 +1,12 @@
 package registry_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -223,4 +225,82 @@ func TestGGCR(t *testing.T) {
 	if err := validate.Index(gotIdx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rawRequest sends head and body over a fresh connection, half-closes it (so the server sees
+// the body end early) and returns the response.
+func rawRequest(t *testing.T, base, head, body string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, head+"\r\n"+body); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// TestTruncatedUpload: a client that sends less than its Content-Length gets
+// BLOB_UPLOAD_INVALID, and neither the session nor a blob is left behind.
+func TestTruncatedUpload(t *testing.T) {
+	srv, mem := newServer(t, false)
+	data := strings.Repeat("x", 100)
+	d := core.SHA256Digest([]byte(data))
+	resp := call{name: "start", method: "POST", url: "/v2/r/blobs/uploads/", wantStatus: 202}.run(t, srv.URL)
+	id := resp.Header.Get("Docker-Upload-UUID")
+	head := fmt.Sprintf("PUT %s?digest=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n", resp.Header.Get("Location"), d)
+	got, body := rawRequest(t, srv.URL, head, data[:10])
+	if got.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "BLOB_UPLOAD_INVALID") {
+		t.Fatalf("truncated final PUT: %d %s", got.StatusCode, body)
+	}
+	if mem.HasUpload(id) {
+		t.Fatal("truncated upload's session survives")
+	}
+	head = fmt.Sprintf("POST /v2/r/blobs/uploads/?digest=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n", d)
+	got, body = rawRequest(t, srv.URL, head, data[:50])
+	if got.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "BLOB_UPLOAD_INVALID") {
+		t.Fatalf("truncated monolithic POST: %d %s", got.StatusCode, body)
+	}
+	call{name: "nothing stored", method: "HEAD", url: "/v2/r/blobs/" + d.String(), wantStatus: 404}.run(t, srv.URL)
+	if n := mem.Uploads(); n != 0 {
+		t.Fatalf("%d upload sessions left behind", n)
+	}
+}
+
+// TestChunkShorterThanRange: a chunked-encoded PATCH whose body is shorter than its
+// Content-Range gets 416 with the upload's real Range, and the upload can resume from there.
+func TestChunkShorterThanRange(t *testing.T) {
+	srv, _ := newServer(t, false)
+	data := []byte(strings.Repeat("abcdefghij", 10))
+	d := core.SHA256Digest(data)
+	resp := call{name: "start", method: "POST", url: "/v2/r/blobs/uploads/", wantStatus: 202}.run(t, srv.URL)
+	loc := resp.Header.Get("Location")
+	req, err := http.NewRequest("PATCH", srv.URL+loc, io.MultiReader(bytes.NewReader(data[:30]))) // unknown length: chunked
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Range", "0-49")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestedRangeNotSatisfiable || res.Header.Get("Range") != "0-29" {
+		t.Fatalf("short chunk: %d Range %q", res.StatusCode, res.Header.Get("Range"))
+	}
+	call{name: "resume", method: "PATCH", url: loc, header: map[string]string{"Content-Range": "30-99"}, body: string(data[30:]),
+		wantStatus: 202, wantHeader: map[string]string{"Range": "0-99"}}.run(t, srv.URL)
+	call{name: "finish", method: "PUT", url: loc + "?digest=" + d.String(), wantStatus: 201}.run(t, srv.URL)
+	call{name: "get", method: "GET", url: "/v2/r/blobs/" + d.String(), wantStatus: 200, wantBody: string(data)}.run(t, srv.URL)
 }

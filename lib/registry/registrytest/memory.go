@@ -297,3 +297,10 @@ func (m *Memory) HasUpload(id string) bool {
 	_, ok := m.uploads[strings.TrimSpace(id)]
 	return ok
 }
+
+// Uploads returns the number of open upload sessions, for tests of cleanup paths.
+func (m *Memory) Uploads() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.uploads)
+}
