@@ -78,3 +78,32 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRoute(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		ok   bool
+		want route
+	}{
+		{"/v2", true, route{kind: "ping"}},
+		{"/v2/", true, route{kind: "ping"}},
+		{"/v20/blobs/uploads/", false, route{}},
+		{"/v2x/a/tags/list", false, route{}},
+		{"/v2/_catalog", true, route{kind: "catalog"}},
+		{"/v2/a/b/tags/list", true, route{name: "a/b", kind: "tags"}},
+		{"/v2/a/blobs/uploads", true, route{name: "a", kind: "upload"}},
+		{"/v2/a/blobs/uploads/", true, route{name: "a", kind: "upload"}},
+		{"/v2/a/blobs/uploads/id1", true, route{name: "a", kind: "upload", arg: "id1"}},
+		{"/v2/a/blobs/uploads//", false, route{}},
+		{"/v2/blobs/blobs/sha256:00", true, route{name: "blobs", kind: "blob", arg: "sha256:00"}},
+		{"/v2/a/manifests/b/manifests/latest", true, route{name: "a/manifests/b", kind: "manifest", arg: "latest"}},
+		{"/v2/a/referrers/sha256:00", true, route{name: "a", kind: "referrers", arg: "sha256:00"}},
+		{"/v2/a/manifests/", false, route{}},
+		{"/v2/a/unknown", false, route{}},
+	} {
+		got, ok := parseRoute(c.path)
+		if ok != c.ok || got != c.want {
+			t.Errorf("parseRoute(%q) = %+v, %v; want %+v, %v", c.path, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -79,14 +79,13 @@ type route struct {
 // the right: the last "/blobs/uploads/", "/blobs/", "/manifests/", "/referrers/" or
 // "/tags/list".
 func parseRoute(path string) (route, bool) {
-	rest, ok := strings.CutPrefix(path, "/v2")
+	if path == "/v2" || path == "/v2/" {
+		return route{kind: "ping"}, true
+	}
+	rest, ok := strings.CutPrefix(path, "/v2/")
 	if !ok {
 		return route{}, false
 	}
-	if rest == "" || rest == "/" {
-		return route{kind: "ping"}, true
-	}
-	rest = rest[1:]
 	if rest == "_catalog" {
 		return route{kind: "catalog"}, true
 	}
@@ -97,7 +96,11 @@ func parseRoute(path string) (route, bool) {
 		return route{name: name, kind: "upload"}, true
 	}
 	if i := strings.LastIndex(rest, "/blobs/uploads/"); i >= 0 {
-		return route{name: rest[:i], kind: "upload", arg: rest[i+len("/blobs/uploads/"):]}, true
+		arg := rest[i+len("/blobs/uploads/"):]
+		if strings.Contains(arg, "/") {
+			return route{}, false
+		}
+		return route{name: rest[:i], kind: "upload", arg: arg}, true
 	}
 	best, kind, sep := -1, "", ""
 	for _, k := range []struct{ kind, sep string }{{"blob", "/blobs/"}, {"manifest", "/manifests/"}, {"referrers", "/referrers/"}} {
