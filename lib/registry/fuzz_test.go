@@ -1,8 +1,16 @@
 package registry
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/docket-p2p/docket/core"
 )
 
 func FuzzParseRoute(f *testing.F) {
@@ -105,5 +113,103 @@ func TestParseRoute(t *testing.T) {
 		if ok != c.ok || got != c.want {
 			t.Errorf("parseRoute(%q) = %+v, %v; want %+v, %v", c.path, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// FuzzBlobRange serves a blob with an arbitrary Range header: the answer is 200 with the
+// whole blob, 206 with exactly the bytes its Content-Range names, or 416.
+func FuzzBlobRange(f *testing.F) {
+	for _, s := range []string{"", "bytes=0-0", "bytes=2-5", "bytes=-3", "bytes=4-", "bytes=100-200", "bytes=5-2", "bytes=0-1,3-4", "bytes=", "items=0-1", "bytes=99999999999999999999-"} {
+		f.Add(s)
+	}
+	blob := []byte("0123456789abcdef")
+	d := core.SHA256Digest(blob)
+	h := New(Options{Blobs: staticBlobs{d: blob}, Index: nil})
+	f.Fuzz(func(t *testing.T, rng string) {
+		req := httptest.NewRequest(http.MethodGet, "/v2/r/blobs/"+d.String(), nil)
+		if rng != "" {
+			req.Header["Range"] = []string{rng}
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		body := w.Body.Bytes()
+		switch w.Code {
+		case http.StatusOK:
+			if !bytes.Equal(body, blob) {
+				t.Fatalf("Range %q: 200 with %q", rng, body)
+			}
+		case http.StatusPartialContent:
+			var start, end, size int64
+			if _, err := fmt.Sscanf(w.Header().Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &size); err != nil {
+				t.Fatalf("Range %q: Content-Range %q: %v", rng, w.Header().Get("Content-Range"), err)
+			}
+			if size != int64(len(blob)) || start < 0 || end >= size || start > end || !bytes.Equal(body, blob[start:end+1]) {
+				t.Fatalf("Range %q: 206 %q with body %q", rng, w.Header().Get("Content-Range"), body)
+			}
+		case http.StatusRequestedRangeNotSatisfiable:
+			if w.Header().Get("Content-Range") != fmt.Sprintf("bytes */%d", len(blob)) {
+				t.Fatalf("Range %q: 416 with Content-Range %q", rng, w.Header().Get("Content-Range"))
+			}
+		default:
+			t.Fatalf("Range %q: status %d", rng, w.Code)
+		}
+	})
+}
+
+// staticBlobs serves fixed blobs to every repository.
+type staticBlobs map[core.Digest][]byte
+
+type readSeekNopCloser struct{ *bytes.Reader }
+
+func (readSeekNopCloser) Close() error { return nil }
+
+func (s staticBlobs) Stat(_ context.Context, _ string, d core.Digest) (int64, error) {
+	b, ok := s[d]
+	if !ok {
+		return 0, ErrBlobUnknown
+	}
+	return int64(len(b)), nil
+}
+
+func (s staticBlobs) Open(_ context.Context, _ string, d core.Digest) (io.ReadSeekCloser, error) {
+	b, ok := s[d]
+	if !ok {
+		return nil, ErrBlobUnknown
+	}
+	return readSeekNopCloser{bytes.NewReader(b)}, nil
+}
+
+func TestParseRange(t *testing.T) {
+	const size = 10
+	for _, c := range []struct {
+		h     string
+		kind  rangeKind
+		start int64
+		n     int64
+	}{
+		{"bytes=0-0", rangePartial, 0, 1},
+		{"bytes=2-5", rangePartial, 2, 4},
+		{"bytes=4-", rangePartial, 4, 6},
+		{"bytes=4-100", rangePartial, 4, 6},
+		{"bytes=-3", rangePartial, 7, 3},
+		{"bytes=-30", rangePartial, 0, 10},
+		{"BYTES = 1-1", rangePartial, 1, 1},
+		{"bytes=-0", rangeUnsatisfiable, 0, 0},
+		{"bytes=10-", rangeUnsatisfiable, 0, 0},
+		{"bytes=99999999999999999999-", rangeUnsatisfiable, 0, 0},
+		{"bytes=5-2", rangeWhole, 0, 0},
+		{"bytes=0-1,3-4", rangeWhole, 0, 0},
+		{"bytes=a-b", rangeWhole, 0, 0},
+		{"bytes=+1-2", rangeWhole, 0, 0},
+		{"items=0-1", rangeWhole, 0, 0},
+		{"bytes=", rangeWhole, 0, 0},
+	} {
+		br, kind := parseRange(c.h, size)
+		if kind != c.kind || (kind == rangePartial && (br.start != c.start || br.length != c.n)) {
+			t.Errorf("parseRange(%q) = %+v, %v; want start %d length %d, %v", c.h, br, kind, c.start, c.n, c.kind)
+		}
+	}
+	if _, kind := parseRange("bytes=0-", 0); kind != rangeUnsatisfiable {
+		t.Errorf("a range of an empty blob is %v, want unsatisfiable", kind)
 	}
 }

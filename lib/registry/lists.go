@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -83,9 +84,10 @@ func (h *Handler) referrers(w http.ResponseWriter, r *http.Request, name, arg st
 		return err
 	}
 	entries, err := h.index.Referrers(r.Context(), name, d)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNameUnknown) && !errors.Is(err, ErrManifestUnknown) {
 		return err
 	}
+	// An unknown repository or subject has no referrers: the spec answers an empty index.
 	filter := r.URL.Query().Get("artifactType")
 	out := make([]core.Descriptor, 0, len(entries))
 	for _, e := range entries {
