@@ -24,7 +24,8 @@ type byteRange struct{ start, length int64 }
 
 // parseRange reads a Range header against a blob of size bytes (RFC 9110 14.1.2): a single
 // "bytes=first-[last]" or "bytes=-suffix". A first position at or past the end, a zero
-// suffix, and any range of an empty blob are unsatisfiable; a last position past the end
+// suffix, a last position before the first, and any range of an empty blob are
+// unsatisfiable; a last position past the end
 // is clamped; a suffix longer than the blob selects all of it.
 func parseRange(header string, size int64) (byteRange, rangeKind) {
 	unit, spec, ok := strings.Cut(strings.TrimSpace(header), "=")
@@ -52,8 +53,13 @@ func parseRange(header string, size int64) (byteRange, rangeKind) {
 	}
 	end := int64(math.MaxInt64)
 	if last != "" {
-		if end, ok = parsePos(last); !ok || end < start {
+		if end, ok = parsePos(last); !ok {
 			return byteRange{}, rangeWhole
+		}
+		if end < start {
+			// RFC 9110 would have this ignored as invalid; registries (distribution, the
+			// OCI conformance suite) answer 416.
+			return byteRange{}, rangeUnsatisfiable
 		}
 	}
 	if start >= size {
