@@ -31,6 +31,22 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, name, arg 
 	if err != nil {
 		return err
 	}
+	if r.Method == http.MethodHead {
+		// HEAD checks that the manifest's bytes are still held without fetching them.
+		size, err := h.blobs.Stat(r.Context(), name, e.Digest)
+		if err != nil {
+			if errors.Is(err, ErrBlobUnknown) {
+				return &Error{Code: CodeManifestUnknown, Err: err}
+			}
+			return err
+		}
+		if size != e.Size {
+			return errorf(CodeUnknown, "stored manifest %s holds %d bytes, its record says %d", e.Digest, size, e.Size)
+		}
+		writeManifestHeaders(w, e)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	f, err := h.blobs.Open(r.Context(), name, e.Digest)
 	if err != nil {
 		if errors.Is(err, ErrBlobUnknown) {
@@ -44,20 +60,23 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, name, arg 
 		return err
 	}
 	// Served bytes are checked against their digest, whatever the storage.
-	if got, err := digestOf(e.Digest.Algorithm(), body); err != nil || got != e.Digest {
+	if got, err := digestOf(e.Digest.Algorithm(), body); err != nil || got != e.Digest || int64(len(body)) != e.Size {
 		return errorf(CodeUnknown, "stored manifest %s does not match its digest", e.Digest)
 	}
+	writeManifestHeaders(w, e)
+	w.WriteHeader(http.StatusOK)
+	h.metrics.manifestsPulled.Inc(1)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// writeManifestHeaders sets the headers of a manifest response from its record.
+func writeManifestHeaders(w http.ResponseWriter, e core.ManifestEntry) {
 	hd := w.Header()
 	hd.Set("Content-Type", e.MediaType)
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Content-Length", strconv.FormatInt(e.Size, 10))
 	hd.Set("Docker-Content-Digest", e.Digest.String())
 	hd.Set("ETag", `"`+e.Digest.String()+`"`)
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet {
-		h.metrics.manifestsPulled.Inc(1)
-		_, _ = w.Write(body)
-	}
-	return nil
 }
 
 func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, name, arg string) error {
