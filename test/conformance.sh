@@ -84,8 +84,9 @@ run_suite() {
 	passed=$((tests - failures - errors - skipped - disabled))
 	echo "conformance[$name]: tests=$tests passed=$passed failed=$failures errors=$errors skipped=$skipped disabled=$disabled"
 	if [ "$failures" -ne 0 ] || [ "$errors" -ne 0 ] || [ "$skipped" -ne 0 ] || [ "$passed" -le 0 ]; then
-		grep -o '<testcase name="[^"]*"[^>]*status="\(failure\|error\|skipped\)"' "$junit" | sed 's/^/  /' | head -50
-		sed -n '/Conformance/,$p' "$out/stdout.txt" | head -80
+		# (|| true: head closing the pipe early must not end the script under pipefail.)
+		{ grep -o '<testcase name="[^"]*"[^>]*status="\(failure\|error\|skipped\)"' "$junit" | sed 's/^/  /' | head -50; } || true
+		{ grep -E ': (Fail|Error|Skip)' "$out/stdout.txt" -A2 | head -80; } || true
 		failed=1
 	fi
 }
