@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/registry"
@@ -307,4 +308,24 @@ func TestChunkShorterThanRange(t *testing.T) {
 		wantStatus: 202, wantHeader: map[string]string{"Range": "0-99"}}.run(t, srv.URL)
 	call{name: "finish", method: "PUT", url: loc + "?digest=" + d.String(), wantStatus: 201}.run(t, srv.URL)
 	call{name: "get", method: "GET", url: "/v2/r/blobs/" + d.String(), wantStatus: 200, wantBody: string(data)}.run(t, srv.URL)
+}
+
+func TestMetrics(t *testing.T) {
+	mem := registrytest.NewMemory()
+	scope := tally.NewTestScope("", nil)
+	srv := httptest.NewServer(registry.New(registry.Options{Blobs: mem, Index: mem, Scope: scope}))
+	t.Cleanup(srv.Close)
+	d := pushBlob(t, srv.URL, "r", "twelve bytes")
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":12},"layers":[]}`, ociManifest, d)
+	call{name: "push", method: "PUT", url: "/v2/r/manifests/v1", header: map[string]string{"Content-Type": ociManifest}, body: m, wantStatus: 201}.run(t, srv.URL)
+	call{name: "pull", method: "GET", url: "/v2/r/manifests/v1", wantStatus: 200}.run(t, srv.URL)
+	call{name: "head", method: "HEAD", url: "/v2/r/manifests/v1", wantStatus: 200}.run(t, srv.URL)
+	call{name: "blob", method: "GET", url: "/v2/r/blobs/" + d.String(), wantStatus: 200}.run(t, srv.URL)
+	counters := scope.Snapshot().Counters()
+	for name, want := range map[string]int64{"blobs_pushed": 1, "blobs_pulled": 1, "manifests_pushed": 1, "manifests_pulled": 1, "upload_bytes": 12} {
+		c, ok := counters[name+"+"]
+		if !ok || c.Value() != want {
+			t.Errorf("counter %s = %v, want %d", name, c, want)
+		}
+	}
 }
