@@ -2,10 +2,13 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/docket-p2p/docket/core"
 )
@@ -121,23 +124,10 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, name, arg 
 	if err != nil {
 		return err
 	}
+	if err := h.checkReferences(r.Context(), name, p); err != nil {
+		return err
+	}
 	ctx := r.Context()
-	for _, b := range p.blobs {
-		if _, err := h.blobs.Stat(ctx, name, b); err != nil {
-			if errors.Is(err, ErrBlobUnknown) {
-				return &Error{Code: CodeManifestBlobUnknown, Err: err, Detail: map[string]string{"digest": b.String()}}
-			}
-			return err
-		}
-	}
-	for _, c := range p.children {
-		if _, err := h.index.GetManifest(ctx, name, c); err != nil {
-			if errors.Is(err, ErrManifestUnknown) {
-				return &Error{Code: CodeManifestBlobUnknown, Err: err, Detail: map[string]string{"digest": c.String()}}
-			}
-			return err
-		}
-	}
 	if err := h.putter.PutBlob(ctx, name, d, int64(len(body)), bytes.NewReader(body)); err != nil {
 		return err
 	}
@@ -186,5 +176,60 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, name, a
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// maxParallelChecks bounds the existence checks one manifest PUT runs at once (a blob Stat
+// may be a round trip to an origin; an image can have a hundred layers).
+const maxParallelChecks = 8
+
+// checkReferences verifies that everything manifest p references is held by repo: the
+// config and layers of an image as blobs, the children of an index as manifests. The first
+// missing reference (in manifest order) is reported.
+func (h *Handler) checkReferences(ctx context.Context, name string, p *parsedManifest) error {
+	type check struct {
+		d     core.Digest
+		child bool
+	}
+	checks := make([]check, 0, len(p.blobs)+len(p.children))
+	for _, b := range p.blobs {
+		checks = append(checks, check{d: b})
+	}
+	for _, c := range p.children {
+		checks = append(checks, check{d: c, child: true})
+	}
+	errs := make([]error, len(checks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelChecks)
+	for i, c := range checks {
+		g.Go(func() error {
+			var err error
+			if c.child {
+				_, err = h.index.GetManifest(gctx, name, c.d)
+			} else {
+				_, err = h.blobs.Stat(gctx, name, c.d)
+			}
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, ErrBlobUnknown), errors.Is(err, ErrManifestUnknown):
+				errs[i] = &Error{Code: CodeManifestBlobUnknown, Err: err, Detail: map[string]string{"digest": c.d.String()}}
+				return nil // keep checking: the report names the first missing one
+			}
+			errs[i] = err
+			return err
+		})
+	}
+	_ = g.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
