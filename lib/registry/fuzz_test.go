@@ -3,8 +3,10 @@ package registry
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -76,8 +78,28 @@ func FuzzParseManifest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.mediaType == "" {
-			t.Fatal("accepted manifest without a media type")
+		switch p.mediaType {
+		case MediaTypeOCIManifest, MediaTypeDockerManifest:
+			if p.isIndex || len(p.children) != 0 || len(p.blobs) == 0 {
+				t.Fatalf("image manifest parsed as %+v", p)
+			}
+		case MediaTypeOCIIndex, MediaTypeDockerList:
+			if !p.isIndex || len(p.blobs) != 0 {
+				t.Fatalf("index parsed as %+v", p)
+			}
+		default:
+			t.Fatalf("accepted media type %q", p.mediaType)
+		}
+		if p.entry.MediaType != p.mediaType || p.entry.Subject != p.subject {
+			t.Fatalf("record %+v disagrees with the parse %+v", p.entry, p)
+		}
+		if ct, _, err := mime.ParseMediaType(contentType); err == nil && contentType != "" && ct != p.mediaType {
+			var m struct {
+				MediaType string `json:"mediaType"`
+			}
+			if json.Unmarshal(body, &m) == nil && m.MediaType != "" {
+				t.Fatalf("Content-Type %q accepted for a %q body", contentType, m.MediaType)
+			}
 		}
 		for _, d := range append(p.blobs, p.children...) {
 			if d.IsZero() {
