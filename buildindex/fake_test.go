@@ -20,11 +20,30 @@ type memBackend struct {
 	mu        sync.Mutex
 	objs      map[string][]byte
 	failWrite error
+	// failName, if set, fails every write or delete of a name it returns an error for.
+	failName func(name string) error
 }
 
 var _ backend.Client = (*memBackend)(nil)
 
 func newMemBackend() *memBackend { return &memBackend{objs: make(map[string][]byte)} }
+
+func (m *memBackend) setFailName(f func(name string) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failName = f
+}
+
+// writeErr returns the error a write of name fails with, if any (m.mu held).
+func (m *memBackend) writeErr(name string) error {
+	if m.failWrite != nil {
+		return m.failWrite
+	}
+	if m.failName != nil {
+		return m.failName(name)
+	}
+	return nil
+}
 
 func (m *memBackend) setFailWrite(err error) {
 	m.mu.Lock()
@@ -83,8 +102,8 @@ func (m *memBackend) Upload(ctx context.Context, name string, r io.Reader, size 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.failWrite != nil {
-		return m.failWrite
+	if err := m.writeErr(name); err != nil {
+		return err
 	}
 	m.objs[name] = bytes.Clone(b)
 	return nil
@@ -117,8 +136,8 @@ func (m *memBackend) Delete(ctx context.Context, name string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.failWrite != nil {
-		return m.failWrite
+	if err := m.writeErr(name); err != nil {
+		return err
 	}
 	delete(m.objs, name)
 	return nil

@@ -32,11 +32,12 @@ const maxMediaTypeLength = 255
 // and every read is answered from memory, so reads never wait for the backend and a re-pushed
 // tag is visible to the next read.
 //
-// Index is the seam for replication to other clusters (a later issue): a replicator wraps the
-// methods that change state, or observes them, without the HTTP API knowing.
+// Every change is reported to the Index's Observer (see changes.go), the seam for replication
+// to other clusters.
 type Index struct {
-	be      backend.Client
-	metrics indexMetrics
+	be       backend.Client
+	observer Observer
+	metrics  indexMetrics
 
 	// writers serializes changes per repository (striped) so that the backend and memory
 	// apply them in the same order.
@@ -56,7 +57,17 @@ type counts struct {
 type indexMetrics struct {
 	repositories, tags, manifests tally.Gauge
 	backendErrors, loadSkipped    tally.Counter
+	rollbackErrors                tally.Counter
 	backendLatency                tally.Timer
+	changeCounters                map[ChangeKind]tally.Counter
+}
+
+// changes returns the counter of changes of kind k.
+func (m indexMetrics) changes(k ChangeKind) tally.Counter {
+	if c, ok := m.changeCounters[k]; ok {
+		return c
+	}
+	return tally.NoopScope.Counter("changes")
 }
 
 // repoState is one repository. A repository exists while it holds a tag, a manifest or a blob.
@@ -83,10 +94,17 @@ func (r *repoState) empty() bool {
 	return len(r.tags) == 0 && len(r.manifests) == 0 && len(r.blobs) == 0
 }
 
-func newIndex(be backend.Client, scope tally.Scope) *Index {
+func newIndex(be backend.Client, obs Observer, scope tally.Scope) *Index {
+	changes := make(map[ChangeKind]tally.Counter, len(changeKindNames))
+	for k, name := range changeKindNames {
+		changes[k] = scope.Tagged(map[string]string{"kind": name}).Counter("changes")
+	}
 	return &Index{
-		be: be,
+		be:       be,
+		observer: obs,
 		metrics: indexMetrics{
+			changeCounters: changes,
+			rollbackErrors: scope.Counter("rollback_errors"),
 			repositories:   scope.Gauge("repositories"),
 			tags:           scope.Gauge("tags"),
 			manifests:      scope.Gauge("manifests"),
@@ -224,8 +242,10 @@ func CheckEntry(e core.ManifestEntry) error {
 	return nil
 }
 
-// PutManifest records e in repo and, if tag is not "", points tag at it. If the tag cannot
-// be written the manifest record stays (it is valid on its own) and the error says so.
+// PutManifest records e in repo and, if tag is not "", points tag at it. The record and the
+// tag become visible together or not at all: if the tag cannot be written, the record written
+// for it is taken back out of the backend (a record that fails to come out is harmless, an
+// untagged manifest, and shows up only after a restart).
 func (x *Index) PutManifest(ctx context.Context, repo string, e core.ManifestEntry, tag string) error {
 	if err := CheckRepo(repo); err != nil {
 		return err
@@ -243,8 +263,14 @@ func (x *Index) PutManifest(ctx context.Context, repo string, e core.ManifestEnt
 
 	x.mu.RLock()
 	old, had := x.repos[repo].manifest(e.Digest)
+	cur, tagged := x.repos[repo].tag(tag)
 	x.mu.RUnlock()
-	if !had || !sameEntry(old, e) {
+	writeManifest := !had || !sameEntry(old, e)
+	writeTag := tag != "" && (!tagged || cur != e.Digest)
+	if !writeManifest && !writeTag {
+		return nil
+	}
+	if writeManifest {
 		b, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrEntryInvalid, err)
@@ -252,28 +278,44 @@ func (x *Index) PutManifest(ctx context.Context, repo string, e core.ManifestEnt
 		if err := x.upload(ctx, manifestObject(repo, e.Digest), b); err != nil {
 			return err
 		}
-		x.mu.Lock()
-		x.repo(repo).setManifest(e)
-		x.updateGauges()
-		x.mu.Unlock()
 	}
-	if tag == "" {
-		return nil
-	}
-	x.mu.RLock()
-	cur, ok := x.repos[repo].tag(tag)
-	x.mu.RUnlock()
-	if ok && cur == e.Digest {
-		return nil
-	}
-	if err := x.upload(ctx, tagObject(repo, tag), []byte(e.Digest.String())); err != nil {
-		return fmt.Errorf("manifest %s recorded, tag %s not: %w", e.Digest, tag, err)
+	if writeTag {
+		if err := x.upload(ctx, tagObject(repo, tag), []byte(e.Digest.String())); err != nil {
+			if writeManifest {
+				x.rollbackManifest(ctx, repo, e.Digest, old, had)
+			}
+			return fmt.Errorf("manifest %s with tag %s: %w", e.Digest, tag, err)
+		}
 	}
 	x.mu.Lock()
-	x.repo(repo).setTag(tag, e.Digest)
+	r := x.repo(repo)
+	if writeManifest {
+		r.setManifest(e)
+	}
+	if writeTag {
+		r.setTag(tag, e.Digest)
+	}
 	x.updateGauges()
 	x.mu.Unlock()
+	x.notify(ctx, Change{Kind: ChangeManifestPut, Repo: repo, Entry: e, Tag: tag})
 	return nil
+}
+
+// rollbackManifest puts back the backend's record of manifest d as it was before a failed
+// PutManifest: the old record if there was one, else none.
+func (x *Index) rollbackManifest(ctx context.Context, repo string, d core.Digest, old core.ManifestEntry, had bool) {
+	var err error
+	if had {
+		var b []byte
+		if b, err = json.Marshal(old); err == nil {
+			err = x.upload(ctx, manifestObject(repo, d), b)
+		}
+	} else {
+		err = x.delete(ctx, manifestObject(repo, d))
+	}
+	if err != nil {
+		x.metrics.rollbackErrors.Inc(1)
+	}
 }
 
 // DeleteTag removes one tag (ErrTagUnknown).
@@ -289,7 +331,11 @@ func (x *Index) DeleteTag(ctx context.Context, repo, tag string) error {
 	if _, err := x.GetTag(repo, tag); err != nil {
 		return err
 	}
-	return x.deleteTagLocked(ctx, repo, tag)
+	if err := x.deleteTagLocked(ctx, repo, tag); err != nil {
+		return err
+	}
+	x.notify(ctx, Change{Kind: ChangeTagDelete, Repo: repo, Tag: tag})
+	return nil
 }
 
 func (x *Index) deleteTagLocked(ctx context.Context, repo, tag string) error {
@@ -327,22 +373,32 @@ func (x *Index) DeleteManifest(ctx context.Context, repo string, d core.Digest) 
 		}
 	}
 	x.mu.RUnlock()
-	for _, t := range tags {
+	for i, t := range tags {
 		if err := x.deleteTagLocked(ctx, repo, t); err != nil {
+			x.notifyTagsDeleted(ctx, repo, tags[:i])
 			return err
 		}
 	}
 	if err := x.delete(ctx, manifestObject(repo, d)); err != nil {
+		x.notifyTagsDeleted(ctx, repo, tags)
 		return err
 	}
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	if r, ok := x.repos[repo]; ok {
 		r.deleteManifest(d)
 		x.dropIfEmpty(repo, r)
 	}
 	x.updateGauges()
+	x.mu.Unlock()
+	x.notify(ctx, Change{Kind: ChangeManifestDelete, Repo: repo, Digest: d, Tags: tags})
 	return nil
+}
+
+// notifyTagsDeleted reports the tags a failed DeleteManifest did remove, one change each.
+func (x *Index) notifyTagsDeleted(ctx context.Context, repo string, tags []string) {
+	for _, t := range tags {
+		x.notify(ctx, Change{Kind: ChangeTagDelete, Repo: repo, Tag: t})
+	}
 }
 
 // LinkBlob records that repo holds blob d. Linking twice is not an error.
@@ -362,6 +418,7 @@ func (x *Index) LinkBlob(ctx context.Context, repo string, d core.Digest) error 
 	x.repo(repo).blobs[d] = struct{}{}
 	x.updateGauges()
 	x.mu.Unlock()
+	x.notify(ctx, Change{Kind: ChangeBlobLink, Repo: repo, Digest: d})
 	return nil
 }
 
@@ -379,12 +436,13 @@ func (x *Index) UnlinkBlob(ctx context.Context, repo string, d core.Digest) erro
 		return err
 	}
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	if r, ok := x.repos[repo]; ok {
 		delete(r.blobs, d)
 		x.dropIfEmpty(repo, r)
 	}
 	x.updateGauges()
+	x.mu.Unlock()
+	x.notify(ctx, Change{Kind: ChangeBlobUnlink, Repo: repo, Digest: d})
 	return nil
 }
 

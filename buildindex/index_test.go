@@ -39,7 +39,7 @@ func TestPage(t *testing.T) {
 // backend and memory, so the two never disagree.
 func TestWriteSurvivesCallerHangingUp(t *testing.T) {
 	be := newMemBackend()
-	x := newIndex(be, tally.NoopScope)
+	x := newIndex(be, nil, tally.NoopScope)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	e := entry("m")

@@ -35,12 +35,18 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	backend backend.Client
+	backend  backend.Client
+	observer Observer
 }
 
 // WithBackend makes the server use be instead of the backend its Config describes.
 func WithBackend(be backend.Client) Option {
 	return func(o *options) { o.backend = be }
+}
+
+// WithObserver makes the index report every change to o (see Observer).
+func WithObserver(o Observer) Option {
+	return func(opt *options) { opt.observer = o }
 }
 
 // New opens the backend, loads the index from it and builds the HTTP API.
@@ -60,7 +66,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 			return nil, err
 		}
 	}
-	index := newIndex(be, reg.Scope.SubScope("index"))
+	index := newIndex(be, o.observer, reg.Scope.SubScope("index"))
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
 	if err := index.load(ctx, log); err != nil {

@@ -29,9 +29,10 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // start runs a build-index over be behind an httptest server and returns a client for it.
-func start(t *testing.T, be backend.Client) (*client.Client, *httptest.Server) {
+func start(t *testing.T, be backend.Client, opts ...Option) (*client.Client, *httptest.Server) {
 	t.Helper()
-	s, err := New(Config{Listen: "127.0.0.1:0"}, testLogger(t), metrics.NewNop(), WithBackend(be))
+	opts = append([]Option{WithBackend(be)}, opts...)
+	s, err := New(Config{Listen: "127.0.0.1:0"}, testLogger(t), metrics.NewNop(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
