@@ -1,6 +1,23 @@
 // Package registry serves the OCI distribution API (Docker Registry HTTP API V2) over small
 // storage interfaces (interfaces.go). The proxy wires it read-write to the origin ring and the
 // build-index; the agent wires it read-only to its verified cache.
+//
+// Routes (repository names contain slashes, so the path is parsed from the right):
+//
+//	GET  /v2/                                   ping (Docker-Distribution-API-Version)
+//	GET  /v2/_catalog?n=&last=                  repositories, paginated with a Link header
+//	GET  /v2/<name>/tags/list?n=&last=          tags, paginated with a Link header
+//	HEAD|GET|DELETE /v2/<name>/blobs/<digest>   blobs, one byte range per request
+//	POST /v2/<name>/blobs/uploads/              start; ?digest= monolithic; ?mount=&from= mount
+//	GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<id>  status, chunk, complete, cancel
+//	HEAD|GET|PUT|DELETE /v2/<name>/manifests/<tag|digest>  manifests (PUT takes ?tag=)
+//	GET  /v2/<name>/referrers/<digest>?artifactType=     the referrers index
+//
+// Errors go out in the spec's JSON envelope with the codes of errcode.go. Manifests are
+// validated before they are stored (errors in the manifest, references the repository does
+// not hold, digests that do not match) and are served only if their bytes still match their
+// digest. A Handler with ReadOnly set, or whose storage lacks a write interface, answers the
+// write routes 405 UNSUPPORTED.
 package registry
 
 import (
@@ -22,7 +39,9 @@ type Options struct {
 	ReadOnly bool
 	// Log receives errors (default: discarded).
 	Log *slog.Logger
-	// Scope receives the API's metrics (default: none).
+	// Scope receives the API's counters (default: none): blobs_pulled, blobs_pushed,
+	// manifests_pulled, manifests_pushed and upload_bytes. Request counts, errors, latency
+	// and bytes per route come from the router (lib/httpserver).
 	Scope tally.Scope
 }
 
