@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -51,6 +52,9 @@ func storeErr(err error) error {
 		return fmt.Errorf("%w: %w", client.ErrBadRequest, err)
 	case errors.Is(err, metainfo.ErrEmpty):
 		return fmt.Errorf("%w: %w", client.ErrNoMetaInfo, err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The request body ended before its Content-Length: the client's fault, not ours.
+		return fmt.Errorf("%w: request body truncated: %w", client.ErrBadRequest, err)
 	}
 	return err
 }

@@ -23,11 +23,12 @@ const readThroughTimeout = time.Hour
 // other in a loop.
 func allowPeers(r *http.Request) bool { return r.Header.Get(client.HeaderNoPeers) == "" }
 
-// peersFor returns the clients of d's owners other than this origin, in ring order: the
-// origins that hold d if anyone does (a commit is acknowledged only once an owner has it).
+// peersFor returns the clients of the other members that may hold d, in ring order: its
+// owners (a commit is acknowledged only once Replicas of its holders have it), then the
+// stand-ins that took copies for owners that were down.
 func (s *Server) peersFor(d core.Digest) []client.Client {
 	var out []client.Client
-	for _, addr := range s.ring.Owners(d.String()) {
+	for _, addr := range s.holders(d) {
 		if p, ok := s.peers[addr]; ok {
 			out = append(out, p)
 		}

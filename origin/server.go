@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,7 +55,7 @@ const metaInfoWorkers = 1
 const janitorInterval = 10 * time.Minute
 
 type originMetrics struct {
-	readThroughHits, readThroughMisses, peerFetches, replicated, replicationFailures tally.Counter
+	readThroughHits, readThroughMisses, peerFetches, replicated, replicationFailures, standIns tally.Counter
 }
 
 // New opens the origin's store and backend and builds its API.
@@ -96,6 +95,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 			peerFetches:         reg.Scope.Counter("peer_fetches"),
 			replicated:          reg.Scope.Counter("replicated"),
 			replicationFailures: reg.Scope.Counter("replication_failures"),
+			standIns:            reg.Scope.Counter("replication_stand_ins"),
 		},
 	}
 	r := httpserver.NewRouter(reg, log)
@@ -139,55 +139,6 @@ func (s *Server) Close() error {
 // Store exposes the origin's store (the P2P seeder serves from it).
 func (s *Server) Store() *store.Store { return s.store }
 
-// replicate pushes d to every owner other than this origin, as replicas. It returns an error
-// only if no owner holds d afterwards; owners that could not take it are retried in the
-// background (the repairs queue) until they do.
-func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error {
-	held := false
-	var errs []error
-	var failed []client.Client
-	for _, addr := range s.ring.Owners(d.String()) {
-		if addr == s.cfg.Self {
-			held = true
-			continue
-		}
-		o := s.peers[addr]
-		if err := s.pushReplica(ctx, o, ns, d); err != nil {
-			s.metrics.replicationFailures.Inc(1)
-			s.log.Warn("replication failed", "digest", d, "to", o.Addr(), "err", err)
-			errs = append(errs, err)
-			failed = append(failed, o)
-			continue
-		}
-		s.metrics.replicated.Inc(1)
-		held = true
-	}
-	if !held {
-		return fmt.Errorf("%w: no owner of %s accepted it: %w", client.ErrUnavailable, d, errors.Join(errs...))
-	}
-	// Durable on an owner: acknowledge, and keep pushing to the owners that missed it.
-	for _, o := range failed {
-		s.repairs.enqueue(job{
-			key: "replica " + o.Addr() + " " + d.String(),
-			run: func(ctx context.Context) error { return s.retryReplica(ctx, o, ns, d) },
-		})
-	}
-	return nil
-}
-
-// retryReplica is pushReplica as a background job: a blob gone from this disk or content the
-// owner rejects cannot be helped by retrying.
-func (s *Server) retryReplica(ctx context.Context, o client.Client, ns string, d core.Digest) error {
-	err := s.pushReplica(ctx, o, ns, d)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, client.ErrDigestMismatch) || errors.Is(err, client.ErrBadRequest) {
-		return fmt.Errorf("%w: %w", errDrop, err)
-	}
-	if err == nil {
-		s.metrics.replicated.Inc(1)
-	}
-	return err
-}
-
 // precomputeMetaInfo queues d's metainfo to be computed now, so the first peer or tracker
 // asking for it does not wait for every piece to be hashed. A failure is not retried: the
 // metainfo is computed on demand then.
@@ -199,35 +150,4 @@ func (s *Server) precomputeMetaInfo(d core.Digest) {
 		}
 		return fmt.Errorf("%w: %w", errDrop, err)
 	}})
-}
-
-type localStatter interface {
-	StatLocal(ctx context.Context, ns string, d core.Digest) (int64, error)
-}
-
-type replicator interface {
-	Replicate(ctx context.Context, ns string, d core.Digest, size int64, r io.Reader) error
-}
-
-func (s *Server) pushReplica(ctx context.Context, o client.Client, ns string, d core.Digest) error {
-	// Ask whether the owner holds d on its disk: a plain stat would also say yes when only
-	// the backend has it.
-	if ls, ok := o.(localStatter); ok {
-		if _, err := ls.StatLocal(ctx, ns, d); err == nil {
-			return nil
-		}
-	}
-	f, err := s.store.Open(d)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if r, ok := o.(replicator); ok {
-		return r.Replicate(ctx, ns, d, fi.Size(), f)
-	}
-	return o.Upload(ctx, ns, d, fi.Size(), f)
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/docket-p2p/docket/lib/hashring"
 )
 
-// Cluster reaches the origins that own a digest on the hash ring, trying them in ring order
-// and moving on when one is unavailable or does not hold the blob. An origin that failed
-// recently is tried after the others (passive health), so a dead origin costs one timeout,
-// not one per request.
+// Cluster reaches the origins that hold a digest on the hash ring — its owners, then its
+// stand-ins — trying them in ring order and moving on when one is unavailable. An origin
+// that failed recently is tried after the others (passive health), so a dead origin costs
+// one timeout, not one per request.
 type Cluster struct {
 	ring    *hashring.Ring
 	clients map[string]Client // single attempt: failover replaces retries
@@ -66,7 +66,7 @@ func (c *Cluster) markUp(addr string) {
 	c.mu.Unlock()
 }
 
-// byHealth returns owners with those marked down moved to the end, order otherwise kept.
+// byHealth returns the clients with those marked down moved to the end, order otherwise kept.
 func (c *Cluster) byHealth(owners []Client) []Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -107,15 +107,28 @@ func (c *Cluster) clientsOf(addrs []string) []Client {
 	return out
 }
 
-// tryOwners calls fn on d's owners, healthy ones first, until one succeeds. It moves on from
-// an owner that is unavailable or lacks the blob; other errors (a bad digest, a cancelled
-// context) are final. While every owner is unavailable it makes up to clusterRounds passes.
-func tryOwners[T any](ctx context.Context, c *Cluster, d core.Digest, fn func(Client) (T, error)) (T, error) {
+// HolderSpan is how far along a digest's ring walk, in multiples of the replica count, its
+// copies may live: the owners, then as many stand-ins, which take a copy at commit time for
+// owners that are down. Origins place stand-ins and look for copies only within this span.
+const HolderSpan = 2
+
+// Holders returns the clients of the origins that may hold d, most preferred first: its
+// owners, then its stand-ins.
+func (c *Cluster) Holders(d core.Digest) []Client {
+	return c.clientsOf(c.ring.Walk(d.String(), HolderSpan*c.ring.Replicas()))
+}
+
+// tryHolders calls fn on d's holders — owners first, then stand-ins, those that failed
+// recently last — until one succeeds. It moves on from an origin that is unavailable; an
+// answer that the blob does not exist is final (the origin that gave it has asked the backend,
+// the authority, and the other holders), and so are other errors (a bad digest, a cancelled
+// context). While every holder is unavailable it makes up to clusterRounds passes.
+func tryHolders[T any](ctx context.Context, c *Cluster, d core.Digest, fn func(Client) (T, error)) (T, error) {
 	var zero T
 	wait := clusterRoundBackoff
 	for round := 1; ; round++ {
 		var errs []error
-		for _, o := range c.byHealth(c.Owners(d)) {
+		for _, o := range c.byHealth(c.Holders(d)) {
 			v, err := fn(o)
 			if err == nil {
 				c.markUp(o.Addr())
@@ -124,22 +137,12 @@ func tryOwners[T any](ctx context.Context, c *Cluster, d core.Digest, fn func(Cl
 			if ctx.Err() != nil {
 				return zero, ctx.Err()
 			}
-			errs = append(errs, err)
-			if errors.Is(err, ErrUnavailable) {
-				c.markDown(o.Addr())
-				continue
-			}
-			c.markUp(o.Addr())
-			if !errors.Is(err, ErrBlobNotFound) {
-				return zero, err
-			}
-		}
-		// An owner that answered "not found" has asked the backend (the authority) and its
-		// peers: that answer wins over owners that could not be reached.
-		for _, err := range errs {
-			if errors.Is(err, ErrBlobNotFound) {
+			if !errors.Is(err, ErrUnavailable) {
+				c.markUp(o.Addr())
 				return zero, fmt.Errorf("origin cluster: %w", err)
 			}
+			c.markDown(o.Addr())
+			errs = append(errs, err)
 		}
 		if round >= clusterRounds {
 			return zero, fmt.Errorf("origin cluster: %s: %w", d, errors.Join(errs...))
@@ -155,27 +158,28 @@ func tryOwners[T any](ctx context.Context, c *Cluster, d core.Digest, fn func(Cl
 	}
 }
 
-// Stat returns the blob's size from the first owner that has it.
+// Stat returns the blob's size from the first holder that answers.
 func (c *Cluster) Stat(ctx context.Context, ns string, d core.Digest) (int64, error) {
-	return tryOwners(ctx, c, d, func(o Client) (int64, error) { return o.Stat(ctx, ns, d) })
+	return tryHolders(ctx, c, d, func(o Client) (int64, error) { return o.Stat(ctx, ns, d) })
 }
 
-// Download opens the blob on the first owner that has it.
+// Download opens the blob on the first holder that answers.
 func (c *Cluster) Download(ctx context.Context, ns string, d core.Digest, offset, length int64) (io.ReadCloser, error) {
-	return tryOwners(ctx, c, d, func(o Client) (io.ReadCloser, error) { return o.Download(ctx, ns, d, offset, length) })
+	return tryHolders(ctx, c, d, func(o Client) (io.ReadCloser, error) { return o.Download(ctx, ns, d, offset, length) })
 }
 
-// MetaInfo returns the blob's metainfo from the first owner that has it.
+// MetaInfo returns the blob's metainfo from the first holder that answers.
 func (c *Cluster) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
-	return tryOwners(ctx, c, d, func(o Client) (*core.MetaInfo, error) { return o.MetaInfo(ctx, ns, d) })
+	return tryHolders(ctx, c, d, func(o Client) (*core.MetaInfo, error) { return o.MetaInfo(ctx, ns, d) })
 }
 
-// Upload sends a blob to its first owner, which replicates it to the others. If that owner is
-// unavailable and r can seek back (manifests are in memory), the next owner is tried.
+// Upload sends a blob to its first owner, which replicates it to the others. If that origin
+// is unavailable and r can seek back (manifests are in memory), the next holder is tried: any
+// origin that takes a blob pushes it to the owners before it answers.
 func (c *Cluster) Upload(ctx context.Context, ns string, d core.Digest, size int64, r io.Reader) error {
 	seeker, canRetry := r.(io.Seeker)
 	var err error
-	for _, o := range c.byHealth(c.Owners(d)) {
+	for _, o := range c.byHealth(c.Holders(d)) {
 		if err = o.Upload(ctx, ns, d, size, r); err == nil || !canRetry || !errors.Is(err, ErrUnavailable) {
 			if err == nil {
 				c.markUp(o.Addr())

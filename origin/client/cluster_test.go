@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/hashring"
 )
 
 // fakeClient is a hand-written Client whose Stat answers from a script and logs the order of
@@ -130,5 +131,39 @@ func TestClusterErrors(t *testing.T) {
 	c, _, _ = fakeCluster(t, map[string]error{"a:1": unavailable})
 	if _, err := c.Stat(cctx, "ns", d); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestClusterStandIns: with every owner unavailable the stand-ins are tried, in ring order;
+// an owner's "not found" is final and no stand-in is asked.
+func TestClusterStandIns(t *testing.T) {
+	ctx := context.Background()
+	d := core.SHA256Digest([]byte("blob"))
+	errs := map[string]error{"a:1": nil, "b:1": nil, "c:1": nil, "d:1": nil, "e:1": nil}
+	c, log, _ := fakeCluster(t, errs)
+	c.ring = hashring.New([]string{"a:1", "b:1", "c:1", "d:1", "e:1"}, 2)
+	walk := c.ring.Walk(d.String(), 5)
+	if got := c.Holders(d); len(got) != HolderSpan*2 || got[0].Addr() != walk[0] || got[3].Addr() != walk[3] {
+		t.Fatalf("Holders: %d clients, want the first %d of %v", len(got), HolderSpan*2, walk)
+	}
+	unavailable := fmt.Errorf("%w: refused", ErrUnavailable)
+	c.clients[walk[0]].(*fakeClient).err = unavailable
+	c.clients[walk[1]].(*fakeClient).err = unavailable
+	if _, err := c.Stat(ctx, "ns", d); err != nil {
+		t.Fatalf("Stat with both owners down: %v", err)
+	}
+	if got := log.take(); !slices.Equal(got, walk[:3]) {
+		t.Fatalf("calls %v, want %v", got, walk[:3])
+	}
+
+	c, log, _ = fakeCluster(t, errs)
+	c.ring = hashring.New([]string{"a:1", "b:1", "c:1", "d:1", "e:1"}, 2)
+	c.clients[walk[0]].(*fakeClient).err = unavailable
+	c.clients[walk[1]].(*fakeClient).err = fmt.Errorf("%w: no", ErrBlobNotFound)
+	if _, err := c.Stat(ctx, "ns", d); !errors.Is(err, ErrBlobNotFound) {
+		t.Fatalf("owner says not found: %v", err)
+	}
+	if got := log.take(); !slices.Equal(got, walk[:2]) {
+		t.Fatalf("calls %v, want only the owners %v", got, walk[:2])
 	}
 }
