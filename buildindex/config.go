@@ -1,26 +1,28 @@
 package buildindex
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+
+	"github.com/docket-p2p/docket/lib/backend/backends"
 )
 
 // Config is the build-index's configuration (config/build-index.yaml).
 type Config struct {
 	// Listen is the API's address (default ":15004").
 	Listen string `yaml:"listen"`
-	// Backend is where tags and manifest records persist.
+	// DataDir is the build-index's local folder (default "docket-data/build-index"); the fs
+	// backend lives under it unless configured elsewhere.
+	DataDir string `yaml:"data_dir"`
+	// Backend is where tags and manifest records persist: fs (default, rooted at
+	// "<data_dir>/backend"), s3 or gcs, configured as in lib/backend/backends.
 	Backend BackendConfig `yaml:"backend"`
 }
 
-// BackendConfig selects the storage backend.
-type BackendConfig struct {
-	// Type is the backend kind; "fs" (the local filesystem, default) for now.
-	Type string `yaml:"type"`
-	// Root is the fs backend's directory (default "docket-data/build-index").
-	Root string `yaml:"root"`
-}
+// BackendConfig selects and configures the storage backend.
+type BackendConfig = backends.Config
 
 // Defaults, applied by ApplyDefaults.
 const (
@@ -29,23 +31,25 @@ const (
 )
 
 // BackendFS is the local-filesystem backend type.
-const BackendFS = "fs"
+const BackendFS = backends.TypeFS
 
-// DefaultBackendRoot is the fs backend's directory unless configured.
-var DefaultBackendRoot = filepath.Join("docket-data", "build-index")
+// DefaultDataDir is the build-index's folder unless configured.
+var DefaultDataDir = filepath.Join("docket-data", "build-index")
 
-// ApplyDefaults fills every unset field with its default: listen ":15004", backend type "fs"
-// rooted at "docket-data/build-index".
+// backendSubdir is the fs backend's folder under DataDir unless configured.
+const backendSubdir = "backend"
+
+// ApplyDefaults fills every unset field with its default: listen ":15004", data_dir
+// "docket-data/build-index", backend type "fs" rooted at "<data_dir>/backend" (the s3 and gcs
+// defaults are lib/backend/backends').
 func (c *Config) ApplyDefaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
-	if c.Backend.Type == "" {
-		c.Backend.Type = DefaultBackendType
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
 	}
-	if c.Backend.Type == BackendFS && c.Backend.Root == "" {
-		c.Backend.Root = DefaultBackendRoot
-	}
+	c.Backend.ApplyDefaults(filepath.Join(c.DataDir, backendSubdir))
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -53,13 +57,11 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("build-index: listen %q: %w", c.Listen, err)
 	}
-	switch c.Backend.Type {
-	case BackendFS:
-		if c.Backend.Root == "" {
-			return fmt.Errorf("build-index: backend.root is required for type %q", BackendFS)
-		}
-	default:
-		return fmt.Errorf("build-index: backend.type %q: want %q", c.Backend.Type, BackendFS)
+	if c.DataDir == "" {
+		return errors.New("build-index: data_dir is required")
+	}
+	if err := c.Backend.Validate(); err != nil {
+		return fmt.Errorf("build-index: %w", err)
 	}
 	return nil
 }

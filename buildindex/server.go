@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/docket-p2p/docket/lib/backend"
-	"github.com/docket-p2p/docket/lib/backend/fs"
+	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
 )
 
-// loadTimeout bounds reading the index from the backend at start-up.
+// loadTimeout bounds opening the backend and reading the index from it at start-up.
 const loadTimeout = 10 * time.Minute
 
 // Server is a running build-index.
@@ -59,34 +59,22 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 	for _, opt := range opts {
 		opt(&o)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
 	be := o.backend
 	if be == nil {
 		var err error
-		if be, err = newBackend(cfg.Backend); err != nil {
-			return nil, err
+		if be, err = backends.New(ctx, cfg.Backend); err != nil {
+			return nil, fmt.Errorf("build-index: backend: %w", err)
 		}
 	}
 	index := newIndex(be, o.observer, reg.Scope.SubScope("index"))
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
-	defer cancel()
 	if err := index.load(ctx, log); err != nil {
 		return nil, fmt.Errorf("build-index: loading: %w", err)
 	}
 	r := httpserver.NewRouter(reg, log)
 	(&api{index: index, log: log}).mount(r)
 	return &Server{cfg: cfg, index: index, handler: r}, nil
-}
-
-func newBackend(c BackendConfig) (backend.Client, error) {
-	switch c.Type {
-	case BackendFS:
-		be, err := fs.New(c.Root)
-		if err != nil {
-			return nil, fmt.Errorf("build-index: %w", err)
-		}
-		return be, nil
-	}
-	return nil, fmt.Errorf("build-index: backend type %q", c.Type)
 }
 
 // Index returns the server's index, for in-process users and tests.
