@@ -1,0 +1,83 @@
+package buildindex
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/docket-p2p/docket/lib/backend/backends"
+	"github.com/docket-p2p/docket/lib/backend/backendtest"
+	"github.com/docket-p2p/docket/lib/backend/s3"
+	"github.com/docket-p2p/docket/lib/metrics"
+)
+
+// The build-index on a real S3-compatible server (versitygw, started here): what it records
+// survives a restart that has nothing but the bucket, and deletes reach the bucket too.
+func TestS3BackendRestart(t *testing.T) {
+	root := t.TempDir()
+	const bucket, access, secret = "docket-bi", "docketaccess", "docketsecret123"
+	if err := os.Mkdir(filepath.Join(root, bucket), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr := backendtest.StartServer(t, "versitygw", "github.com/versity/versitygw/cmd/versitygw@v1.8.0",
+		func(addr string) []string {
+			return []string{"--access", access, "--secret", secret, "--port", addr, "posix", root}
+		}, "/")
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Backend: BackendConfig{
+		Type: backends.TypeS3,
+		S3: s3.Config{Bucket: bucket, Prefix: "index/", Endpoint: "http://" + addr, PathStyle: true,
+			AccessKeyID: access, SecretAccessKey: secret},
+	}}
+	open := func() *Index {
+		s, err := New(cfg, testLogger(t), metrics.NewNop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s.Index()
+	}
+	ctx := context.Background()
+	x := open()
+	m1, m2 := entry("one"), entry("two")
+	sig := entry("signature")
+	sig.Subject = m1.Digest
+	if err := x.PutManifest(ctx, "library/app", m1, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.PutManifest(ctx, "library/app", m2, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.PutManifest(ctx, "library/app", sig, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.PutManifest(ctx, "team/tool", m2, "stable"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.DeleteTag(ctx, "team/tool", "stable"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.DeleteManifest(ctx, "team/tool", m2.Digest); err != nil {
+		t.Fatal(err)
+	}
+
+	y := open()
+	if got := y.Repositories("", 10); !slices.Equal(got, []string{"library/app"}) {
+		t.Fatalf("repositories after restart = %v", got)
+	}
+	if tags, err := y.ListTags("library/app", "", 10); err != nil || !slices.Equal(tags, []string{"latest", "v1"}) {
+		t.Fatalf("tags after restart = %v, %v", tags, err)
+	}
+	if d, err := y.GetTag("library/app", "v1"); err != nil || d != m1.Digest {
+		t.Fatalf("v1 after restart = %v, %v", d, err)
+	}
+	refs := y.Referrers("library/app", m1.Digest)
+	if len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].Subject != m1.Digest {
+		t.Fatalf("referrers after restart = %+v", refs)
+	}
+	if _, err := y.GetManifest("team/tool", m2.Digest); !errors.Is(err, ErrManifestUnknown) {
+		t.Fatalf("deleted manifest after restart: %v", err)
+	}
+}
