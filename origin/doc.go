@@ -29,9 +29,13 @@
 // # Durability
 //
 // A commit (PUT /uploads/{id} or PUT /blobs/{digest}) is verified against its digest while
-// it streams, fsynced and published on this origin's disk, then pushed to the digest's other
-// owners; it is acknowledged once at least one owner holds it. Owners that could not take it
-// are retried in the background (the replication queue) until they do.
+// it streams, fsynced and published on this origin's disk, then pushed in parallel to the
+// digest's other owners; it is acknowledged (201) once Replicas origins hold it. An owner that
+// cannot take its copy is replaced by the next origin along the ring (a stand-in, within
+// client.HolderSpan × Replicas members of the walk), and retried in the background (the
+// replication queue) until it holds the blob. If fewer than Replicas origins can be reached
+// the commit fails with 503, but the copy on this disk is kept, queued for the owners and
+// written back.
 //
 // Every committed or replicated blob is written back to the backend asynchronously, retried
 // with exponential backoff. The write-back and replication queues live in memory: a crash
@@ -41,10 +45,11 @@
 // # Read-through
 //
 // A GET or metainfo request for a blob missing on disk fetches it — from the backend, else
-// from the owners among the peers — verifies it against its digest and stores it.
+// from the digest's holders among the peers — verifies it against its digest and stores it.
 // Concurrent misses of one digest share one fetch. A whole-blob GET that starts a backend
 // fetch is answered while the bytes arrive (the last byte is withheld until the digest
 // matches, so a corrupt object never looks complete); other callers, range requests and
-// metainfo wait for the fetch and are served from disk. The backend's "not found" is
+// metainfo wait for the fetch and are served from disk. Peers are asked among the digest's
+// holders only (owners, then stand-ins), with Docket-No-Peers. The backend's "not found" is
 // authoritative: an origin reports a blob missing even when a peer could not be asked.
 package origin
