@@ -56,6 +56,8 @@ var sentinelCodes = []struct {
 	{ErrNameUnknown, CodeNameUnknown},
 	{ErrUnsupported, CodeUnsupported},
 	{ErrDenied, CodeDenied},
+	{ErrUnauthorized, CodeUnauthorized},
+	{ErrTooManyRequests, CodeTooManyRequests},
 	{ErrUnavailable, CodeUnavailable},
 	{core.ErrInvalidDigest, CodeDigestInvalid},
 	{core.ErrUnsupportedAlgorithm, CodeDigestInvalid},

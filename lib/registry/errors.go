@@ -14,5 +14,7 @@ var (
 	ErrNameUnknown     = errors.New("repository name unknown")
 	ErrUnsupported     = errors.New("operation unsupported")
 	ErrDenied          = errors.New("denied")
+	ErrUnauthorized    = errors.New("authentication required")
+	ErrTooManyRequests = errors.New("too many requests")
 	ErrUnavailable     = errors.New("storage unavailable")
 )
