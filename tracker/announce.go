@@ -1,7 +1,6 @@
 package tracker
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -24,9 +23,6 @@ const (
 	// maxQueryLength bounds an announce query string.
 	maxQueryLength = 4096
 )
-
-// ErrBadAnnounce is returned (wrapped) for an announce the tracker cannot accept.
-var ErrBadAnnounce = errors.New("bad announce")
 
 // Events of BEP 3.
 const (

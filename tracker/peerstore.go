@@ -13,6 +13,11 @@ import (
 // recorded, so a flood of peer ids cannot grow the tracker's memory without bound.
 const maxPeersPerTorrent = 10000
 
+// maxSwarms bounds how many swarms the store keeps; announces for a new info-hash beyond it
+// are answered but not recorded, so a flood of made-up info-hashes cannot grow memory without
+// bound. Expiry makes room again.
+const maxSwarms = 1 << 17
+
 // Peer is one swarm member as the tracker knows it.
 type Peer struct {
 	ID       core.PeerID
@@ -62,6 +67,9 @@ func (s *memoryStore) Update(h core.InfoHash, p Peer, stopped bool) {
 		return
 	}
 	if sw == nil {
+		if len(s.swarms) >= maxSwarms {
+			return
+		}
 		sw = make(map[core.PeerID]Peer)
 		s.swarms[h] = sw
 	}

@@ -16,6 +16,7 @@ package tracker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +33,9 @@ import (
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin/client"
 )
+
+// metaInfoFetchTimeout bounds one fetch of a blob's metainfo from the origins.
+const metaInfoFetchTimeout = 30 * time.Second
 
 // Server is a running tracker.
 type Server struct {
@@ -181,9 +185,17 @@ func (s *Server) metaInfo(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "tracker: no origins configured and metainfo not cached", http.StatusNotFound)
 			return
 		}
+		ns := r.URL.Query().Get("ns")
+		// Callers share one fetch, so it must not end with the first caller's request.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), metaInfoFetchTimeout)
 		v, err, _ := s.fetches.Do(d.String(), func() (any, error) {
-			return s.origins.MetaInfo(r.Context(), r.URL.Query().Get("ns"), d)
+			m, err := s.origins.MetaInfo(ctx, ns, d)
+			if err == nil && m.Digest != d {
+				err = fmt.Errorf("%w: asked for %s, got %s", ErrMetaInfoMismatch, d, m.Digest)
+			}
+			return m, err
 		})
+		cancel()
 		if err != nil {
 			status := http.StatusBadGateway
 			if errors.Is(err, client.ErrBlobNotFound) || errors.Is(err, client.ErrNoMetaInfo) {
