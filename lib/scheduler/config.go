@@ -1,0 +1,62 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults applied by ApplyDefaults.
+const (
+	// DefaultMaxConnsPerTorrent caps connections per torrent.
+	DefaultMaxConnsPerTorrent = 10
+	// DefaultPipelineDepth is the number of 16 KiB block requests kept
+	// outstanding per connection.
+	DefaultPipelineDepth = 32
+	// DefaultStallTimeout is how long a peer with requests outstanding may
+	// send no block before it is dropped and its requests reassigned.
+	DefaultStallTimeout = 10 * time.Second
+	// DefaultBanDuration is how long a peer that sent a bad piece is refused.
+	DefaultBanDuration = 5 * time.Minute
+	// DefaultHandshakeTimeout bounds the handshake on a new connection.
+	DefaultHandshakeTimeout = 5 * time.Second
+	// piecesPerPick is how many pieces a connection takes from the picker at a time.
+	piecesPerPick = 2
+)
+
+// Config configures a Scheduler.
+type Config struct {
+	MaxConnsPerTorrent int           `yaml:"max_conns_per_torrent"`
+	PipelineDepth      int           `yaml:"pipeline_depth"`
+	StallTimeout       time.Duration `yaml:"stall_timeout"`
+	BanDuration        time.Duration `yaml:"ban_duration"`
+	HandshakeTimeout   time.Duration `yaml:"handshake_timeout"`
+	// TempDir holds partial downloads; "" means os.TempDir().
+	TempDir string `yaml:"temp_dir"`
+}
+
+// ApplyDefaults fills zero fields with the Default* constants above.
+func (c *Config) ApplyDefaults() {
+	if c.MaxConnsPerTorrent == 0 {
+		c.MaxConnsPerTorrent = DefaultMaxConnsPerTorrent
+	}
+	if c.PipelineDepth == 0 {
+		c.PipelineDepth = DefaultPipelineDepth
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.BanDuration == 0 {
+		c.BanDuration = DefaultBanDuration
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+}
+
+// Validate checks limits are positive.
+func (c *Config) Validate() error {
+	if c.MaxConnsPerTorrent < 1 || c.PipelineDepth < 1 || c.StallTimeout <= 0 || c.BanDuration < 0 || c.HandshakeTimeout <= 0 {
+		return fmt.Errorf("%w: %+v", ErrConfig, *c)
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+package scheduler
+
+import "errors"
+
+var (
+	// ErrConfig is returned by New for an invalid Config.
+	ErrConfig = errors.New("scheduler: invalid config")
+	// ErrTorrentExists is returned when a torrent is already being seeded or downloaded.
+	ErrTorrentExists = errors.New("scheduler: torrent already active")
+	// ErrNoPeers is returned by Download when every peer is gone before completion.
+	ErrNoPeers = errors.New("scheduler: no peers left")
+	// ErrBadPiece marks a peer that sent a piece failing its hash.
+	ErrBadPiece = errors.New("scheduler: piece failed verification")
+	// ErrStalled marks a peer that sent no block within Config.StallTimeout.
+	ErrStalled = errors.New("scheduler: peer stalled")
+)

@@ -1,0 +1,331 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/docket-p2p/docket/lib/metainfo"
+	"github.com/docket-p2p/docket/lib/wire"
+)
+
+// partial is a piece being assembled from one peer's blocks.
+type partial struct {
+	buf       []byte
+	got       []bool
+	received  int
+	requested int // blocks [0, requested) have been asked for
+}
+
+type peer struct {
+	s    *Scheduler
+	t    *torrent
+	c    *wire.Conn
+	addr netip.Addr
+
+	wmu sync.Mutex // serialises writes on c.W
+
+	// Guarded by t.mu.
+	bits        *wire.Bits
+	pieces      map[int]*partial
+	outstanding int
+	choked      bool
+}
+
+func (p *peer) send(msgs ...wire.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	for _, m := range msgs {
+		if err := p.c.W.WriteMessage(m); err != nil {
+			return err
+		}
+	}
+	return p.c.W.Flush()
+}
+
+func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr netip.Addr) error {
+	defer c.Close()
+	if s.banned(c.Remote.PeerID) {
+		return fmt.Errorf("scheduler: peer %s at %s is banned", c.Remote.PeerID, addr)
+	}
+	stop := wire.BindContext(ctx, c.Conn)
+	defer stop()
+	p := &peer{s: s, t: t, c: c, addr: addr, bits: wire.NewBits(t.m.NumPieces()), pieces: make(map[int]*partial), choked: true}
+
+	t.mu.Lock()
+	if len(t.conns) >= s.cfg.MaxConnsPerTorrent {
+		t.mu.Unlock()
+		return errTooManyConns
+	}
+	t.conns[p] = struct{}{}
+	var hello []wire.Message
+	if t.picker.Complete() && c.Fast {
+		hello = append(hello, wire.Message{ID: wire.HaveAll})
+	} else {
+		bf := wire.NewBits(t.m.NumPieces())
+		for i := 0; i < t.m.NumPieces(); i++ {
+			if t.picker.Have(i) {
+				bf.Set(i)
+			}
+		}
+		hello = append(hello, wire.Message{ID: wire.Bitfield, Payload: bf.Bitfield()})
+	}
+	if !t.picker.Complete() {
+		hello = append(hello, wire.Message{ID: wire.Interested})
+	}
+	t.mu.Unlock()
+	// Docket peers do no tit-for-tat: every connected peer is unchoked.
+	hello = append(hello, wire.Message{ID: wire.Unchoke})
+
+	defer func() {
+		t.mu.Lock()
+		t.picker.RemovePeer(p, p.bits)
+		delete(t.conns, p)
+		t.mu.Unlock()
+	}()
+	if err := p.send(hello...); err != nil {
+		return err
+	}
+	err := p.loop()
+	if errors.Is(err, ErrBadPiece) {
+		s.ban(c.Remote.PeerID)
+	}
+	return err
+}
+
+func (p *peer) loop() error {
+	for {
+		p.t.mu.Lock()
+		waiting := p.outstanding > 0
+		p.t.mu.Unlock()
+		var deadline time.Time
+		if waiting {
+			deadline = time.Now().Add(p.s.cfg.StallTimeout)
+		}
+		if err := p.c.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+		m, err := p.c.R.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("%w: %s", ErrStalled, p.addr)
+			}
+			return err
+		}
+		if m.KeepAlive {
+			continue
+		}
+		if err := p.handle(m); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *peer) handle(m wire.Message) error {
+	t := p.t
+	switch m.ID {
+	case wire.Bitfield, wire.HaveAll, wire.Have:
+		t.mu.Lock()
+		var nb *wire.Bits
+		switch m.ID {
+		case wire.Bitfield:
+			b, err := wire.BitsFromBitfield(m.Payload, t.m.NumPieces())
+			if err != nil {
+				t.mu.Unlock()
+				return err
+			}
+			nb = b
+		case wire.HaveAll:
+			nb = wire.NewBits(t.m.NumPieces())
+			nb.SetAll()
+		default:
+			nb = p.bits.Clone()
+			nb.Set(int(m.Index))
+		}
+		for i := 0; i < t.m.NumPieces(); i++ {
+			if nb.Has(i) && !p.bits.Has(i) {
+				p.bits.Set(i)
+				_ = t.picker.PeerHas(i)
+			}
+		}
+		reqs := p.fill()
+		t.mu.Unlock()
+		return p.send(reqs...)
+	case wire.Unchoke:
+		t.mu.Lock()
+		p.choked = false
+		reqs := p.fill()
+		t.mu.Unlock()
+		return p.send(reqs...)
+	case wire.Choke:
+		t.mu.Lock()
+		p.choked = true
+		t.mu.Unlock()
+	case wire.Request:
+		return p.serve(m)
+	case wire.Piece:
+		return p.block(m)
+	case wire.RejectRequest:
+		t.mu.Lock()
+		if pp := p.pieces[int(m.Index)]; pp != nil {
+			delete(p.pieces, int(m.Index))
+			p.outstanding -= pp.requested - pp.received
+			t.picker.Release(p, int(m.Index))
+		}
+		reqs := p.fill()
+		t.mu.Unlock()
+		return p.send(reqs...)
+	}
+	return nil
+}
+
+// fill tops the pipeline up to PipelineDepth; called with t.mu held.
+func (p *peer) fill() []wire.Message {
+	t := p.t
+	if p.choked {
+		return nil
+	}
+	var reqs []wire.Message
+	for p.outstanding < p.s.cfg.PipelineDepth {
+		var idx = -1
+		for i, pp := range p.pieces {
+			if pp.requested < len(pp.got) {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			picked := t.picker.Pick(p, p.bits, piecesPerPick)
+			if len(picked) == 0 {
+				break
+			}
+			for _, i := range picked {
+				size := t.m.PieceSize(i)
+				p.pieces[i] = &partial{buf: make([]byte, size), got: make([]bool, wire.BlockCount(size))}
+			}
+			continue
+		}
+		pp := p.pieces[idx]
+		begin, length := wire.Block(int64(len(pp.buf)), pp.requested)
+		reqs = append(reqs, wire.Message{ID: wire.Request, Index: uint32(idx), Begin: begin, Length: length})
+		pp.requested++
+		p.outstanding++
+	}
+	return reqs
+}
+
+func (p *peer) serve(m wire.Message) error {
+	t := p.t
+	t.mu.Lock()
+	have := t.picker.Have(int(m.Index))
+	t.mu.Unlock()
+	if !have || m.Length > wire.BlockSize {
+		if p.c.Fast {
+			return p.send(wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})
+		}
+		return nil
+	}
+	buf := make([]byte, m.Length)
+	off := int64(m.Index)*t.m.PieceLength + int64(m.Begin)
+	if _, err := t.src.ReadAt(buf, off); err != nil {
+		return fmt.Errorf("scheduler: read piece %d: %w", m.Index, err)
+	}
+	p.s.scope.Counter("bytes_out").Inc(int64(len(buf)))
+	return p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf})
+}
+
+func (p *peer) block(m wire.Message) error {
+	t := p.t
+	idx := int(m.Index)
+	p.s.scope.Counter("bytes_in").Inc(int64(len(m.Payload)))
+	t.mu.Lock()
+	pp := p.pieces[idx]
+	j := int(m.Begin / wire.BlockSize)
+	if pp == nil || m.Begin%wire.BlockSize != 0 || j >= len(pp.got) || j >= pp.requested || pp.got[j] {
+		// Unrequested, cancelled or duplicate block: ignore it.
+		t.mu.Unlock()
+		return nil
+	}
+	begin, length := wire.Block(int64(len(pp.buf)), j)
+	if begin != m.Begin || int(length) != len(m.Payload) {
+		t.mu.Unlock()
+		return fmt.Errorf("scheduler: block %d/%d has length %d, want %d", idx, j, len(m.Payload), length)
+	}
+	copy(pp.buf[begin:], m.Payload)
+	pp.got[j] = true
+	pp.received++
+	p.outstanding--
+	if pp.received < len(pp.got) {
+		reqs := p.fill()
+		t.mu.Unlock()
+		return p.send(reqs...)
+	}
+	delete(p.pieces, idx)
+	t.mu.Unlock()
+
+	if err := metainfo.VerifyPiece(t.m, idx, pp.buf); err != nil {
+		p.s.scope.Counter("pieces_failed").Inc(1)
+		t.mu.Lock()
+		t.picker.Release(p, idx)
+		t.mu.Unlock()
+		return fmt.Errorf("%w: piece %d from %s: %v", ErrBadPiece, idx, p.addr, err)
+	}
+	if w, ok := t.src.(interface {
+		WriteAt([]byte, int64) (int, error)
+	}); ok {
+		if _, err := w.WriteAt(pp.buf, int64(idx)*t.m.PieceLength); err != nil {
+			t.mu.Lock()
+			t.picker.Release(p, idx)
+			t.mu.Unlock()
+			return fmt.Errorf("scheduler: write piece %d: %w", idx, err)
+		}
+	}
+	p.s.scope.Counter("pieces_verified").Inc(1)
+
+	t.mu.Lock()
+	others, _ := t.picker.Done(idx)
+	cancels := make(map[*peer][]wire.Message)
+	for _, q := range others {
+		if q == p {
+			continue
+		}
+		if qp := q.pieces[idx]; qp != nil {
+			for b := 0; b < qp.requested; b++ {
+				if !qp.got[b] {
+					bg, ln := wire.Block(int64(len(qp.buf)), b)
+					cancels[q] = append(cancels[q], wire.Message{ID: wire.Cancel, Index: uint32(idx), Begin: bg, Length: ln})
+				}
+			}
+			q.outstanding -= qp.requested - qp.received
+			delete(q.pieces, idx)
+		}
+	}
+	conns := make([]*peer, 0, len(t.conns))
+	for q := range t.conns {
+		conns = append(conns, q)
+	}
+	complete := t.picker.Complete()
+	reqs := p.fill()
+	t.mu.Unlock()
+	if complete {
+		t.closeDone()
+	}
+	for _, q := range conns {
+		msgs := append(cancels[q], wire.Message{ID: wire.Have, Index: uint32(idx)})
+		if q == p {
+			msgs = append(msgs, reqs...)
+		}
+		if err := q.send(msgs...); err != nil && q == p {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+// Package scheduler moves blobs between Docket peers over the BitTorrent
+// peer protocol (lib/wire). A Scheduler owns the peer listener; Seed serves
+// a blob we hold, Download fetches one from peers while serving the pieces
+// it has verified. Pieces are checked against their SHA-256 before they are
+// kept or announced, written to a temp file, and the finished file is
+// streamed into a Committer (lib/store) that checks the whole-blob digest.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/uber-go/tally/v4"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/scheduler/piecepicker"
+	"github.com/docket-p2p/docket/lib/wire"
+)
+
+// Committer publishes a finished blob; *store.Store satisfies it.
+type Committer interface {
+	Put(ctx context.Context, d core.Digest, size int64, r io.Reader) error
+}
+
+// Scheduler runs torrents for one host.
+type Scheduler struct {
+	cfg    Config
+	log    *slog.Logger
+	scope  tally.Scope
+	now    func() time.Time
+	peerID core.PeerID
+
+	mu       sync.Mutex
+	torrents map[core.InfoHash]*torrent
+	bans     map[core.PeerID]time.Time
+}
+
+// Option customises a Scheduler.
+type Option func(*Scheduler)
+
+// WithClock injects the clock used for bans.
+func WithClock(now func() time.Time) Option { return func(s *Scheduler) { s.now = now } }
+
+// New returns a Scheduler. cfg gets ApplyDefaults and Validate.
+func New(cfg Config, log *slog.Logger, scope tally.Scope, opts ...Option) (*Scheduler, error) {
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Scheduler{
+		cfg: cfg, log: log, scope: scope, now: time.Now, peerID: core.NewPeerID(),
+		torrents: make(map[core.InfoHash]*torrent),
+		bans:     make(map[core.PeerID]time.Time),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// PeerID is this host's peer id.
+func (s *Scheduler) PeerID() core.PeerID { return s.peerID }
+
+type torrent struct {
+	m      *core.MetaInfo
+	params wire.Params
+	src    io.ReaderAt
+
+	mu     sync.Mutex
+	picker *piecepicker.Picker[*peer]
+	conns  map[*peer]struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (t *torrent) closeDone() { t.once.Do(func() { close(t.done) }) }
+
+func (s *Scheduler) addTorrent(m *core.MetaInfo, src io.ReaderAt, complete bool) (*torrent, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("scheduler: metainfo: %w", err)
+	}
+	t := &torrent{
+		m: m, params: wire.ParamsFor(m), src: src,
+		picker: piecepicker.New[*peer](m.NumPieces(), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
+		conns:  make(map[*peer]struct{}),
+		done:   make(chan struct{}),
+	}
+	if complete {
+		for i := 0; i < m.NumPieces(); i++ {
+			_ = t.picker.SetHave(i)
+		}
+		t.closeDone()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.torrents[m.InfoHash]; ok {
+		return nil, fmt.Errorf("%w: %s", ErrTorrentExists, m.InfoHash)
+	}
+	s.torrents[m.InfoHash] = t
+	return t, nil
+}
+
+func (s *Scheduler) removeTorrent(t *torrent) {
+	s.mu.Lock()
+	if s.torrents[t.m.InfoHash] == t {
+		delete(s.torrents, t.m.InfoHash)
+	}
+	s.mu.Unlock()
+	t.mu.Lock()
+	for p := range t.conns {
+		p.c.Close()
+	}
+	t.mu.Unlock()
+}
+
+// Seed serves m from src (all pieces present) until ctx ends or Unseed.
+func (s *Scheduler) Seed(m *core.MetaInfo, src io.ReaderAt) error {
+	_, err := s.addTorrent(m, src, true)
+	return err
+}
+
+// Unseed stops serving the torrent and closes its connections.
+func (s *Scheduler) Unseed(h core.InfoHash) {
+	s.mu.Lock()
+	t := s.torrents[h]
+	s.mu.Unlock()
+	if t != nil {
+		s.removeTorrent(t)
+	}
+}
+
+func (s *Scheduler) banned(a core.PeerID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.bans[a]
+	if ok && s.now().After(until) {
+		delete(s.bans, a)
+		return false
+	}
+	return ok
+}
+
+func (s *Scheduler) ban(a core.PeerID) {
+	s.mu.Lock()
+	s.bans[a] = s.now().Add(s.cfg.BanDuration)
+	s.mu.Unlock()
+	s.scope.Counter("peers_banned").Inc(1)
+}
+
+// Banned reports whether a peer is currently banned. Bans are by peer id:
+// several honest peers may share an address (NAT, one host in tests).
+func (s *Scheduler) Banned(id core.PeerID) bool { return s.banned(id) }
+
+// Serve accepts peer connections on l until ctx ends.
+func (s *Scheduler) Serve(ctx context.Context, l net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("scheduler: accept: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.accept(ctx, nc)
+		}()
+	}
+}
+
+func addrOf(nc net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(nc.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func (s *Scheduler) accept(ctx context.Context, nc net.Conn) {
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	c, err := wire.Respond(hctx, nc, wire.DefaultReserved(), s.peerID, func(h core.InfoHash) (wire.Params, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		t, ok := s.torrents[h]
+		if !ok {
+			return wire.Params{}, fmt.Errorf("scheduler: unknown torrent %s", h)
+		}
+		return t.params, nil
+	})
+	cancel()
+	if err != nil {
+		nc.Close()
+		return
+	}
+	s.mu.Lock()
+	t := s.torrents[c.Remote.InfoHash]
+	s.mu.Unlock()
+	if t == nil {
+		nc.Close()
+		return
+	}
+	_ = s.runPeer(ctx, t, c, addrOf(nc))
+}
+
+// Download fetches m from peers, serving verified pieces to others while it
+// runs, and publishes the blob with dst.Put once every piece has verified.
+func (s *Scheduler) Download(ctx context.Context, m *core.MetaInfo, peers []netip.AddrPort, dst Committer) error {
+	start := s.now()
+	f, err := os.CreateTemp(s.cfg.TempDir, "docket-download-*")
+	if err != nil {
+		return fmt.Errorf("scheduler: temp file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := f.Truncate(m.Length); err != nil {
+		return fmt.Errorf("scheduler: temp file: %w", err)
+	}
+	t, err := s.addTorrent(m, f, false)
+	if err != nil {
+		return err
+	}
+	defer s.removeTorrent(t)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel() // runs before wg.Wait: ends the peer connections
+	allGone := make(chan struct{})
+	for _, ap := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.dial(dctx, t, ap); err != nil && dctx.Err() == nil {
+				s.log.Debug("peer ended", "peer", ap, "err", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(allGone) }()
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-allGone:
+		select {
+		case <-t.done:
+		default:
+			return fmt.Errorf("%w: %d of %d pieces missing", ErrNoPeers, t.missing(), m.NumPieces())
+		}
+	}
+	if err := dst.Put(ctx, m.Digest, m.Length, io.NewSectionReader(f, 0, m.Length)); err != nil {
+		return fmt.Errorf("scheduler: commit %s: %w", m.Digest, err)
+	}
+	s.scope.Timer("download_time").Record(s.now().Sub(start))
+	return nil
+}
+
+func (t *torrent) missing() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.picker.Missing()
+}
+
+func (s *Scheduler) dial(ctx context.Context, t *torrent, ap netip.AddrPort) error {
+	var d net.Dialer
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	nc, err := d.DialContext(hctx, "tcp", ap.String())
+	if err != nil {
+		return fmt.Errorf("scheduler: dial %s: %w", ap, err)
+	}
+	c, err := wire.Initiate(hctx, nc, wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: t.m.InfoHash, PeerID: s.peerID}, t.params)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("scheduler: handshake %s: %w", ap, err)
+	}
+	return s.runPeer(ctx, t, c, ap.Addr().Unmap())
+}
+
+var errTooManyConns = errors.New("scheduler: connection limit reached")

@@ -1,0 +1,244 @@
+package scheduler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uber-go/tally/v4"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/metainfo"
+	"github.com/docket-p2p/docket/lib/store"
+)
+
+const testPieceLength = 64 << 10
+
+type node struct {
+	s     *Scheduler
+	addr  netip.AddrPort
+	store *store.Store
+	scope tally.TestScope
+}
+
+func startNode(t *testing.T, cfg Config) *node {
+	t.Helper()
+	cfg.TempDir = t.TempDir()
+	scope := tally.NewTestScope("", nil)
+	s, err := New(cfg, slog.New(slog.DiscardHandler), scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(ctx, l) }()
+	t.Cleanup(func() { cancel(); <-done })
+	st, err := store.New(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node{s: s, addr: netip.MustParseAddrPort(l.Addr().String()), store: st, scope: scope}
+}
+
+func blob(t *testing.T, size int) ([]byte, *core.MetaInfo) {
+	t.Helper()
+	b := make([]byte, size)
+	r := rand.New(rand.NewPCG(uint64(size), 7))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	d := core.SHA256Digest(b)
+	m, err := metainfo.Generate(bytes.NewReader(b), d, int64(size), testPieceLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, m
+}
+
+func checkStored(t *testing.T, n *node, m *core.MetaInfo, want []byte) {
+	t.Helper()
+	f, err := n.store.Open(m.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("stored blob differs (%d bytes, want %d)", len(got), len(want))
+	}
+}
+
+func counter(n *node, name string) int64 {
+	for _, c := range n.scope.Snapshot().Counters() {
+		if c.Name() == name {
+			return c.Value()
+		}
+	}
+	return 0
+}
+
+func TestSwarmOneSeederFiveLeechers(t *testing.T) {
+	data, m := blob(t, 5*1024*1024+123)
+	seeder := startNode(t, Config{})
+	if err := seeder.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	const leechers = 5
+	nodes := make([]*node, leechers)
+	for i := range nodes {
+		nodes[i] = startNode(t, Config{})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, leechers)
+	for i, n := range nodes {
+		peers := []netip.AddrPort{seeder.addr}
+		for j, o := range nodes {
+			if j < i {
+				peers = append(peers, o.addr)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.s.Download(ctx, m, peers, n.store)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("leecher %d: %v", i, err)
+		}
+		checkStored(t, nodes[i], m, data)
+	}
+	out := counter(seeder, "bytes_out")
+	t.Logf("seeder egress %d bytes for a %d-byte blob and %d leechers (%.2f× size)", out, len(data), leechers, float64(out)/float64(len(data)))
+	if out > int64(leechers)*int64(len(data)) {
+		t.Fatalf("seeder sent %d bytes, more than %d leechers × size", out, leechers)
+	}
+}
+
+// corruptReader flips a byte in every block it serves.
+type corruptReader struct{ r io.ReaderAt }
+
+func (c corruptReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	if n > 0 {
+		p[0] ^= 0xff
+	}
+	return n, err
+}
+
+func TestCorruptPeerIsBannedAndDownloadCompletes(t *testing.T) {
+	data, m := blob(t, 1024*1024)
+	bad := startNode(t, Config{})
+	if err := bad.s.Seed(m, corruptReader{bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	good := startNode(t, Config{})
+	if err := good.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	leech := startNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Alone, the corrupt peer cannot complete the blob: it is banned and
+	// nothing is stored.
+	if err := leech.s.Download(ctx, m, []netip.AddrPort{bad.addr}, leech.store); !errors.Is(err, ErrNoPeers) {
+		t.Fatalf("download from a corrupt peer = %v, want ErrNoPeers", err)
+	}
+	if _, err := leech.store.Stat(m.Digest); err == nil {
+		t.Fatal("blob stored after a download from a corrupt peer")
+	}
+	if err := leech.s.Download(ctx, m, []netip.AddrPort{bad.addr, good.addr}, leech.store); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, leech, m, data)
+	if counter(leech, "pieces_failed") == 0 || counter(leech, "peers_banned") == 0 {
+		t.Fatalf("pieces_failed=%d peers_banned=%d, want both > 0", counter(leech, "pieces_failed"), counter(leech, "peers_banned"))
+	}
+	if !leech.s.Banned(bad.s.PeerID()) {
+		t.Fatal("corrupt peer's address is not banned")
+	}
+}
+
+func TestBanExpiresWithInjectedClock(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s, err := New(Config{BanDuration: time.Minute}, slog.New(slog.DiscardHandler), tally.NoopScope, WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := core.NewPeerID()
+	s.ban(a)
+	if !s.Banned(a) {
+		t.Fatal("not banned right after ban")
+	}
+	now = now.Add(2 * time.Minute)
+	if s.Banned(a) {
+		t.Fatal("still banned after BanDuration")
+	}
+}
+
+// A peer that advertises every piece and then never answers requests.
+func TestStalledPeerIsDropped(t *testing.T) {
+	data, m := blob(t, 512*1024)
+	staller := startNode(t, Config{})
+	// The staller seeds a reader that blocks forever: its requests stall.
+	block := make(chan struct{})
+	defer close(block)
+	if err := staller.s.Seed(m, blockingReader{block}); err != nil {
+		t.Fatal(err)
+	}
+	good := startNode(t, Config{})
+	if err := good.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	leech := startNode(t, Config{StallTimeout: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := leech.s.Download(ctx, m, []netip.AddrPort{staller.addr, good.addr}, leech.store); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, leech, m, data)
+}
+
+type blockingReader struct{ c chan struct{} }
+
+func (b blockingReader) ReadAt(p []byte, off int64) (int, error) {
+	<-b.c
+	return 0, io.ErrUnexpectedEOF
+}
+
+func TestNoPeersLeft(t *testing.T) {
+	_, m := blob(t, 256*1024)
+	leech := startNode(t, Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := netip.MustParseAddrPort(l.Addr().String())
+	l.Close()
+	err = leech.s.Download(context.Background(), m, []netip.AddrPort{dead}, leech.store)
+	if !errors.Is(err, ErrNoPeers) {
+		t.Fatalf("Download with a dead peer = %v, want ErrNoPeers", err)
+	}
+	if _, err := leech.store.Stat(m.Digest); err == nil {
+		t.Fatal("blob stored after a failed download")
+	}
+}
