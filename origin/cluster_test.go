@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docket-p2p/docket/lib/backend"
+	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/config"
 	"github.com/docket-p2p/docket/origin/client"
 )
@@ -213,7 +214,7 @@ func TestReadThroughFromBackend(t *testing.T) {
 	ctx := context.Background()
 	o := startOrigins(t, 1, 1)[0]
 	data, d := randomBlob(t, 3<<20)
-	if err := o.srv.backend.Upload(ctx, blobName(d), bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := o.srv.backendFor("ns").Upload(ctx, blobName(d), bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
 	c := client.New(o.addr, nil)
@@ -244,7 +245,7 @@ func TestReadThroughFromBackend(t *testing.T) {
 
 	bad, badDigest := randomBlob(t, 4096)
 	bad[0] ^= 0xff
-	if err := o.srv.backend.Upload(ctx, blobName(badDigest), bytes.NewReader(bad), int64(len(bad))); err != nil {
+	if err := o.srv.backendFor("ns").Upload(ctx, blobName(badDigest), bytes.NewReader(bad), int64(len(bad))); err != nil {
 		t.Fatal(err)
 	}
 	// The first request streams while reading through: it may get headers, but never a
@@ -313,7 +314,7 @@ func TestConfig(t *testing.T) {
 	if err := config.Decode([]byte("listen: 127.0.0.1:15002\ncluster: [\"127.0.0.1:15002\", \"127.0.0.1:15012\"]\n"), &c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Self != "127.0.0.1:15002" || c.Replicas != 2 || c.Backend.Type != "fs" ||
+	if c.Self != "127.0.0.1:15002" || c.Replicas != 2 || c.Backend.Type != backends.TypeFS ||
 		c.Backend.Root != filepath.Join(DefaultDataDir, "backend") || c.UploadTTL != DefaultUploadTTL {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -455,11 +456,11 @@ func TestReadThroughStreams(t *testing.T) {
 	defer cancel()
 	o := startOrigins(t, 1, 1)[0]
 	data, d := randomBlob(t, 2<<20)
-	if err := o.srv.backend.Upload(ctx, blobName(d), bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := o.srv.backendFor("ns").Upload(ctx, blobName(d), bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
-	gate := &gatedBackend{Client: o.srv.backend, release: make(chan struct{})}
-	o.srv.backend = gate
+	gate := &gatedBackend{Client: o.srv.backendFor(""), release: make(chan struct{})}
+	o.srv.backends = oneBackend{gate}
 	released := false
 	defer func() {
 		if !released {

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"time"
 
+	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/metainfo"
 )
 
@@ -24,22 +26,22 @@ type Config struct {
 	Cluster []string `yaml:"cluster"`
 	// Replicas is how many origins own each blob (default 2, at most len(Cluster)).
 	Replicas int `yaml:"replicas"`
-	// Backend is where blobs are written back and read through from.
+	// Backend is where blobs are written back and read through from, unless a row of
+	// Namespaces matches the blob's namespace: fs (default, rooted at "<data_dir>/backend"),
+	// s3 or gcs, configured as in lib/backend/backends.
 	Backend BackendConfig `yaml:"backend"`
+	// Namespaces picks a backend per namespace (repository name): the first row whose
+	// regular expression matches wins, else Backend (default: none). Anchor the expression
+	// (^library/.*$) to match whole names.
+	Namespaces []backends.NamespaceConfig `yaml:"namespaces"`
 	// UploadTTL is how long an untouched upload is kept (default 24h).
 	UploadTTL time.Duration `yaml:"upload_ttl"`
 	// PieceLengths chooses metainfo piece lengths by blob size (default metainfo.DefaultTable).
 	PieceLengths metainfo.Table `yaml:"piece_lengths"`
 }
 
-// BackendConfig selects a storage backend. Only "fs" exists today; S3, GCS and per-namespace
-// selection extend this struct.
-type BackendConfig struct {
-	// Type is the backend kind (default "fs").
-	Type string `yaml:"type"`
-	// Root is the fs backend's directory (default "<data_dir>/backend").
-	Root string `yaml:"root"`
-}
+// BackendConfig selects and configures a storage backend (lib/backend/backends).
+type BackendConfig = backends.Config
 
 // Defaults, applied by ApplyDefaults.
 const (
@@ -73,11 +75,10 @@ func (c *Config) ApplyDefaults() {
 		c.Replicas = DefaultReplicas
 	}
 	c.Replicas = min(c.Replicas, len(c.Cluster))
-	if c.Backend.Type == "" {
-		c.Backend.Type = "fs"
-	}
-	if c.Backend.Type == "fs" && c.Backend.Root == "" {
-		c.Backend.Root = filepath.Join(c.DataDir, "backend")
+	c.Backend.ApplyDefaults(filepath.Join(c.DataDir, "backend"))
+	for i := range c.Namespaces {
+		// An fs row without a root shares the default backend's folder.
+		c.Namespaces[i].Backend.ApplyDefaults(filepath.Join(c.DataDir, "backend"))
 	}
 	if c.UploadTTL == 0 {
 		c.UploadTTL = DefaultUploadTTL
@@ -103,8 +104,16 @@ func (c *Config) Validate() error {
 	if c.Replicas < 1 {
 		return errors.New("origin: replicas must be at least 1")
 	}
-	if c.Backend.Type != "fs" {
-		return fmt.Errorf("origin: unknown backend type %q (supported: fs)", c.Backend.Type)
+	if err := c.Backend.Validate(); err != nil {
+		return fmt.Errorf("origin: %w", err)
+	}
+	for i, row := range c.Namespaces {
+		if _, err := regexp.Compile(row.Namespace); err != nil || row.Namespace == "" {
+			return fmt.Errorf("origin: namespaces[%d]: bad regular expression %q: %v", i, row.Namespace, err)
+		}
+		if err := row.Backend.Validate(); err != nil {
+			return fmt.Errorf("origin: namespaces[%d] (%s): %w", i, row.Namespace, err)
+		}
 	}
 	if c.UploadTTL < 0 {
 		return errors.New("origin: upload_ttl must not be negative")

@@ -135,7 +135,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		// An owner receiving a replica writes it back too, so the blob reaches the backend
 		// even if the origin that took the commit dies with its in-memory queue.
-		s.writeBack.enqueue(d)
+		s.writeBack.enqueue(r.URL.Query().Get("ns"), d)
 		s.precomputeMetaInfo(d)
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -146,7 +146,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) settle(r *http.Request, d core.Digest) error {
 	// Queued first: even if no owner can take the blob now (the commit then fails), the copy
 	// on this disk still reaches the backend.
-	s.writeBack.enqueue(d)
+	s.writeBack.enqueue(r.URL.Query().Get("ns"), d)
 	if err := s.replicate(r.Context(), r.URL.Query().Get("ns"), d); err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Delete(d); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := s.backend.Delete(r.Context(), blobName(d)); err != nil {
+	if err := s.backendFor(r.URL.Query().Get("ns")).Delete(r.Context(), blobName(d)); err != nil {
 		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
 	}
 	if allowPeers(r) {

@@ -193,7 +193,7 @@ func TestReplicationAndReadThrough(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := origins[0].srv.backend.Stat(ctx, blobName(d)); err != nil {
+	if _, err := origins[0].srv.backendFor("ns").Stat(ctx, blobName(d)); err != nil {
 		t.Fatalf("blob not written back: %v", err)
 	}
 	for _, o := range origins {

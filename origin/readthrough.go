@@ -39,7 +39,7 @@ func (s *Server) peersFor(d core.Digest) []client.Client {
 // statRemote answers a stat for a blob missing on this disk without fetching it: from the
 // backend, else (if allowed) from the owners among the peers.
 func (s *Server) statRemote(ctx context.Context, ns string, d core.Digest, peers bool) (int64, error) {
-	info, err := s.backend.Stat(ctx, blobName(d))
+	info, err := s.backendFor(ns).Stat(ctx, blobName(d))
 	if err == nil {
 		return info.Size, nil
 	}
@@ -76,6 +76,20 @@ func missing(d core.Digest, backendErr error, peerErrs []error) error {
 	return fmt.Errorf("%w: %s: %w", client.ErrUnavailable, d, errors.Join(append([]error{backendErr}, peerErrs...)...))
 }
 
+// fetchKey groups concurrent read-throughs of d into one: those that may ask peers apart from
+// those that may not (a peer's request must not wait on a fetch that asks peers), and, when
+// namespaces have backends of their own, those of one namespace apart from the others.
+func (s *Server) fetchKey(ns string, d core.Digest, peers bool) string {
+	key := d.String()
+	if len(s.cfg.Namespaces) > 0 {
+		key = ns + " " + key
+	}
+	if !peers {
+		key += "#local"
+	}
+	return key
+}
+
 // ensureLocal makes d present in the store, reading through on a miss: from the backend,
 // else (if allowed) from an owner among the peers. Every fetched byte is verified against d
 // by the store before it is published. Concurrent misses for one digest share one fetch,
@@ -85,11 +99,7 @@ func (s *Server) ensureLocal(ctx context.Context, ns string, d core.Digest, peer
 	if _, err := s.store.Stat(d); err == nil {
 		return nil
 	}
-	key := d.String()
-	if !peers {
-		key += "#local"
-	}
-	ch := s.fetches.DoChan(key, func() (any, error) {
+	ch := s.fetches.DoChan(s.fetchKey(ns, d, peers), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readThroughTimeout)
 		defer cancel()
 		return nil, s.fetch(fctx, ns, d, peers)
@@ -107,7 +117,7 @@ func (s *Server) fetch(ctx context.Context, ns string, d core.Digest, peers bool
 		return nil
 	}
 	var backendErr error
-	err := s.fetchBackend(ctx, d)
+	err := s.fetchBackend(ctx, ns, d)
 	if err == nil {
 		s.metrics.readThroughHits.Inc(1)
 		return nil
@@ -133,9 +143,10 @@ func (s *Server) fetch(ctx context.Context, ns string, d core.Digest, peers bool
 	return missing(d, backendErr, peerErrs)
 }
 
-func (s *Server) fetchBackend(ctx context.Context, d core.Digest) error {
+func (s *Server) fetchBackend(ctx context.Context, ns string, d core.Digest) error {
 	name := blobName(d)
-	info, err := s.backend.Stat(ctx, name)
+	be := s.backendFor(ns)
+	info, err := be.Stat(ctx, name)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return fmt.Errorf("%w: %s", client.ErrBlobNotFound, d)
@@ -143,7 +154,7 @@ func (s *Server) fetchBackend(ctx context.Context, d core.Digest) error {
 		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(s.backend.Download(ctx, name, pw)) }()
+	go func() { pw.CloseWithError(be.Download(ctx, name, pw)) }()
 	err = s.store.Put(ctx, d, info.Size, pr)
 	pr.CloseWithError(errors.New("read-through finished"))
 	if err != nil {

@@ -91,7 +91,7 @@ func TestStandIn(t *testing.T) {
 	if err := third.srv.writeBack.drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := third.srv.backend.Delete(ctx, blobName(d)); err != nil {
+	if err := third.srv.backendFor("ns").Delete(ctx, blobName(d)); err != nil {
 		t.Fatal(err)
 	}
 	body, err := cluster.Download(ctx, "ns", d, 0, -1)
@@ -128,7 +128,7 @@ func TestCommitFailsWithoutReplicas(t *testing.T) {
 	if err := first.srv.writeBack.drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.srv.backend.Stat(ctx, blobName(d)); err != nil {
+	if _, err := first.srv.backendFor("ns").Stat(ctx, blobName(d)); err != nil {
 		t.Fatalf("blob of a failed commit not written back: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/backend"
-	"github.com/docket-p2p/docket/lib/backend/fs"
+	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/hashring"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metainfo"
@@ -28,7 +28,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	store     *store.Store
-	backend   backend.Client
+	backends  backendRouter // the backend of each namespace
 	ring      *hashring.Ring
 	peers     map[string]client.Client // every other member, reached with NewPeer
 	writeBack *writeBack
@@ -70,7 +70,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
-	be, err := fs.New(cfg.Backend.Root)
+	be, err := backends.NewRouter(context.Background(), cfg.Backend, cfg.Namespaces)
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
@@ -83,7 +83,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	}
 	jctx, stopJanitor := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: log, store: st, backend: be, ring: ring, peers: peers,
+		cfg: cfg, log: log, store: st, backends: be, ring: ring, peers: peers,
 		writeBack:   newWriteBack(st, be, log, reg.Scope.SubScope("writeback")),
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
@@ -135,6 +135,19 @@ func (s *Server) Close() error {
 	s.writeBack.close()
 	return nil
 }
+
+// backendRouter picks the backend of a namespace (backends.Router).
+type backendRouter interface {
+	For(ns string) backend.Client
+}
+
+// oneBackend is a backendRouter with one backend for every namespace.
+type oneBackend struct{ backend.Client }
+
+func (b oneBackend) For(string) backend.Client { return b.Client }
+
+// backendFor returns the backend of namespace ns.
+func (s *Server) backendFor(ns string) backend.Client { return s.backends.For(ns) }
 
 // Store exposes the origin's store (the P2P seeder serves from it).
 func (s *Server) Store() *store.Store { return s.store }

@@ -26,14 +26,10 @@ import (
 func (s *Server) streamThrough(w http.ResponseWriter, r *http.Request, ns string, d core.Digest, peers bool) (bool, error) {
 	ctx := r.Context()
 	sink := &responseSink{w: w, d: d}
-	key := d.String()
-	if !peers {
-		key += "#local"
-	}
-	ch := s.fetches.DoChan(key, func() (any, error) {
+	ch := s.fetches.DoChan(s.fetchKey(ns, d, peers), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readThroughTimeout)
 		defer cancel()
-		err := s.fetchBackendStreaming(fctx, d, sink)
+		err := s.fetchBackendStreaming(fctx, ns, d, sink)
 		if err == nil {
 			s.metrics.readThroughHits.Inc(1)
 			return nil, nil
@@ -64,10 +60,11 @@ func (s *Server) streamThrough(w http.ResponseWriter, r *http.Request, ns string
 // source may still be tried.
 var errNotStarted = errors.New("read-through not started")
 
-// fetchBackendStreaming copies d from the backend into the store, teeing it to sink.
-func (s *Server) fetchBackendStreaming(ctx context.Context, d core.Digest, sink *responseSink) error {
+// fetchBackendStreaming copies d from namespace ns's backend into the store, teeing it to sink.
+func (s *Server) fetchBackendStreaming(ctx context.Context, ns string, d core.Digest, sink *responseSink) error {
 	name := blobName(d)
-	info, err := s.backend.Stat(ctx, name)
+	be := s.backendFor(ns)
+	info, err := be.Stat(ctx, name)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return fmt.Errorf("%w: %s", client.ErrBlobNotFound, d)
@@ -76,7 +73,7 @@ func (s *Server) fetchBackendStreaming(ctx context.Context, d core.Digest, sink 
 	}
 	sink.start(info.Size)
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(s.backend.Download(ctx, name, pw)) }()
+	go func() { pw.CloseWithError(be.Download(ctx, name, pw)) }()
 	teed := &countingWriter{w: sink}
 	err = s.store.Put(ctx, d, info.Size, io.TeeReader(pr, teed))
 	pr.CloseWithError(errors.New("read-through finished"))

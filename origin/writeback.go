@@ -24,18 +24,20 @@ const writeBackWorkers = 4
 // write-back) but reaches the backend only when it is written again; the persistent queue of
 // the object-storage work replaces this one.
 type writeBack struct {
-	store   *store.Store
-	backend backend.Client
-	q       *retryQueue
+	store    *store.Store
+	backends backendRouter
+	q        *retryQueue
 }
 
-func newWriteBack(st *store.Store, be backend.Client, log *slog.Logger, scope tally.Scope) *writeBack {
-	return &writeBack{store: st, backend: be, q: newRetryQueue("write-back", writeBackWorkers, writeBackDrainTimeout, log, scope)}
+func newWriteBack(st *store.Store, be backendRouter, log *slog.Logger, scope tally.Scope) *writeBack {
+	return &writeBack{store: st, backends: be, q: newRetryQueue("write-back", writeBackWorkers, writeBackDrainTimeout, log, scope)}
 }
 
-// enqueue schedules d for write-back unless it is already pending.
-func (w *writeBack) enqueue(d core.Digest) {
-	w.q.enqueue(job{key: d.String(), run: func(ctx context.Context) error { return w.copy(ctx, d) }})
+// enqueue schedules d for write-back to the backend of namespace ns unless it is already
+// pending. (Namespaces sharing a backend may queue one blob twice; the second copy finds it
+// there and uploads nothing.)
+func (w *writeBack) enqueue(ns string, d core.Digest) {
+	w.q.enqueue(job{key: ns + " " + d.String(), run: func(ctx context.Context) error { return w.copy(ctx, w.backends.For(ns), d) }})
 }
 
 // drain waits until every queued blob has been written back, or ctx ends.
@@ -46,7 +48,7 @@ func (w *writeBack) close() { w.q.close() }
 
 // copy uploads d to the backend unless it is there already. A blob no longer on disk
 // (deleted meanwhile) is dropped: there is nothing left to write.
-func (w *writeBack) copy(ctx context.Context, d core.Digest) error {
+func (w *writeBack) copy(ctx context.Context, be backend.Client, d core.Digest) error {
 	name := blobName(d)
 	f, err := w.store.Open(d)
 	if err != nil {
@@ -60,10 +62,10 @@ func (w *writeBack) copy(ctx context.Context, d core.Digest) error {
 	if err != nil {
 		return err
 	}
-	if info, err := w.backend.Stat(ctx, name); err == nil && info.Size == fi.Size() {
+	if info, err := be.Stat(ctx, name); err == nil && info.Size == fi.Size() {
 		return nil // already there (content-addressed: same name, same bytes)
 	}
-	return w.backend.Upload(ctx, name, f, fi.Size())
+	return be.Upload(ctx, name, f, fi.Size())
 }
 
 // blobName is d's object name in the backend.
