@@ -27,6 +27,7 @@ type node struct {
 	addr  netip.AddrPort
 	store *store.Store
 	scope tally.TestScope
+	stop  func()
 }
 
 func startNode(t *testing.T, cfg Config) *node {
@@ -44,12 +45,14 @@ func startNode(t *testing.T, cfg Config) *node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
 	st, err := store.New(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &node{s: s, addr: netip.MustParseAddrPort(l.Addr().String()), store: st, scope: scope}
+	return &node{s: s, addr: netip.MustParseAddrPort(l.Addr().String()), store: st, scope: scope, stop: stop}
 }
 
 func blob(t *testing.T, size int) ([]byte, *core.MetaInfo) {
@@ -241,4 +244,46 @@ func TestNoPeersLeft(t *testing.T) {
 	if _, err := leech.store.Stat(m.Digest); err == nil {
 		t.Fatal("blob stored after a failed download")
 	}
+}
+
+// A seeder killed mid-transfer does not stop the download: its requests
+// return to the picker and the other seeder serves them.
+func TestPeerKilledMidTransfer(t *testing.T) {
+	data, m := blob(t, 4*1024*1024)
+	a := startNode(t, Config{})
+	if err := a.s.Seed(m, slowReader{bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	b := startNode(t, Config{})
+	if err := b.s.Seed(m, slowReader{bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	leech := startNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for counter(leech, "pieces_verified") < 4 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		a.stop()
+	}()
+	err := leech.s.Download(ctx, m, []netip.AddrPort{a.addr, b.addr}, leech.store)
+	<-killed
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, leech, m, data)
+	if got := counter(leech, "pieces_verified"); got < int64(m.NumPieces()) {
+		t.Fatalf("pieces_verified = %d, want at least %d", got, m.NumPieces())
+	}
+}
+
+// slowReader delays every block so a transfer lasts long enough to interrupt.
+type slowReader struct{ r io.ReaderAt }
+
+func (s slowReader) ReadAt(p []byte, off int64) (int, error) {
+	time.Sleep(time.Millisecond)
+	return s.r.ReadAt(p, off)
 }
