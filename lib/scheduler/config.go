@@ -3,6 +3,8 @@ package scheduler
 import (
 	"fmt"
 	"time"
+
+	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 )
 
 // Defaults applied by ApplyDefaults.
@@ -32,6 +34,8 @@ type Config struct {
 	HandshakeTimeout   time.Duration `yaml:"handshake_timeout"`
 	// TempDir holds partial downloads; "" means os.TempDir().
 	TempDir string `yaml:"temp_dir"`
+	// Bandwidth limits this host's peer traffic (zero: unlimited).
+	Bandwidth bandwidth.Config `yaml:"bandwidth"`
 }
 
 // ApplyDefaults fills zero fields with the Default* constants above.

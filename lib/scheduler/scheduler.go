@@ -22,6 +22,7 @@ import (
 	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/scheduler/piecepicker"
 	"github.com/docket-p2p/docket/lib/wire"
 )
@@ -38,6 +39,7 @@ type Scheduler struct {
 	scope  tally.Scope
 	now    func() time.Time
 	peerID core.PeerID
+	limit  *bandwidth.Limiter
 
 	mu       sync.Mutex
 	torrents map[core.InfoHash]*torrent
@@ -56,8 +58,13 @@ func New(cfg Config, log *slog.Logger, scope tally.Scope, opts ...Option) (*Sche
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	limit, err := bandwidth.New(cfg.Bandwidth)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	s := &Scheduler{
-		cfg: cfg, log: log, scope: scope, now: time.Now, peerID: core.NewPeerID(),
+		limit: limit,
+		cfg:   cfg, log: log, scope: scope, now: time.Now, peerID: core.NewPeerID(),
 		torrents: make(map[core.InfoHash]*torrent),
 		bans:     make(map[core.PeerID]time.Time),
 	}
@@ -191,6 +198,7 @@ func addrOf(nc net.Conn) netip.Addr {
 }
 
 func (s *Scheduler) accept(ctx context.Context, nc net.Conn) {
+	nc = s.limit.Conn(ctx, nc)
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	c, err := wire.Respond(hctx, nc, wire.DefaultReserved(), s.peerID, func(h core.InfoHash) (wire.Params, error) {
 		s.mu.Lock()
@@ -282,6 +290,7 @@ func (s *Scheduler) dial(ctx context.Context, t *torrent, ap netip.AddrPort) err
 	if err != nil {
 		return fmt.Errorf("scheduler: dial %s: %w", ap, err)
 	}
+	nc = s.limit.Conn(ctx, nc)
 	c, err := wire.Initiate(hctx, nc, wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: t.m.InfoHash, PeerID: s.peerID}, t.params)
 	if err != nil {
 		nc.Close()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/metainfo"
+	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/store"
 )
 
@@ -286,4 +287,27 @@ type slowReader struct{ r io.ReaderAt }
 func (s slowReader) ReadAt(p []byte, off int64) (int, error) {
 	time.Sleep(time.Millisecond)
 	return s.r.ReadAt(p, off)
+}
+
+// An egress limit on the seeder bounds how fast a leecher can finish.
+func TestSeederEgressLimit(t *testing.T) {
+	data, m := blob(t, 1024*1024)
+	const rateBps = 2 << 20 // 2 MiB/s, burst 256 KiB: ~0.375 s for 1 MiB
+	seeder := startNode(t, Config{Bandwidth: bandwidth.Config{EgressBytesPerSec: rateBps, Burst: 256 << 10}})
+	if err := seeder.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	leech := startNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := leech.s.Download(ctx, m, []netip.AddrPort{seeder.addr}, leech.store); err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	checkStored(t, leech, m, data)
+	if elapsed < 300*time.Millisecond {
+		t.Fatalf("1 MiB at 2 MiB/s after a 256 KiB burst took %v, want >= ~375ms", elapsed)
+	}
+	t.Logf("1 MiB under a 2 MiB/s egress limit took %v", elapsed)
 }
