@@ -37,10 +37,12 @@
 // the commit fails with 503, but the copy on this disk is kept, queued for the owners and
 // written back.
 //
-// Every committed or replicated blob is written back to the backend asynchronously, retried
-// with exponential backoff. The write-back and replication queues live in memory: a crash
-// loses the queued work, not the blobs (they stay on the owners' disks); a persistent queue
-// replaces them with the object-storage work.
+// Every committed or replicated blob is written back to the backend of its namespace
+// asynchronously, retried with exponential backoff. The write-back queue is journalled on
+// disk (<data_dir>/writeback, one small file per blob, fsynced before the commit is
+// acknowledged) and resumed at start-up, so a crash or restart delays a write-back but never
+// loses it. The replication queue (owners that missed a commit) lives in memory: after a
+// crash such an owner reads the blob through from the backend or its peers when asked.
 //
 // # Read-through
 //

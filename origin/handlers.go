@@ -135,7 +135,9 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		// An owner receiving a replica writes it back too, so the blob reaches the backend
 		// even if the origin that took the commit dies with its in-memory queue.
-		s.writeBack.enqueue(r.URL.Query().Get("ns"), d)
+		if err := s.writeBack.enqueue(r.URL.Query().Get("ns"), d); err != nil {
+			return fmt.Errorf("%w: %w", client.ErrUnavailable, err)
+		}
 		s.precomputeMetaInfo(d)
 	}
 	w.WriteHeader(http.StatusCreated)
@@ -146,7 +148,9 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) settle(r *http.Request, d core.Digest) error {
 	// Queued first: even if no owner can take the blob now (the commit then fails), the copy
 	// on this disk still reaches the backend.
-	s.writeBack.enqueue(r.URL.Query().Get("ns"), d)
+	if err := s.writeBack.enqueue(r.URL.Query().Get("ns"), d); err != nil {
+		return fmt.Errorf("%w: %w", client.ErrUnavailable, err)
+	}
 	if err := s.replicate(r.Context(), r.URL.Query().Get("ns"), d); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/uber-go/tally/v4"
@@ -74,6 +75,10 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
+	j, err := openJournal(filepath.Join(cfg.DataDir, journalDir))
+	if err != nil {
+		return nil, fmt.Errorf("origin: %w", err)
+	}
 	ring := hashring.New(cfg.Cluster, cfg.Replicas)
 	peers := make(map[string]client.Client)
 	for _, m := range ring.Members() {
@@ -84,7 +89,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	jctx, stopJanitor := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, log: log, store: st, backends: be, ring: ring, peers: peers,
-		writeBack:   newWriteBack(st, be, log, reg.Scope.SubScope("writeback")),
+		writeBack:   newWriteBack(st, be, j, time.Now, log, reg.Scope.SubScope("writeback")),
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
 		stopJanitor: stopJanitor,
@@ -110,6 +115,10 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r.Put("/uploads/{id}", s.handle(s.commitUpload))
 	r.Delete("/uploads/{id}", s.handle(s.cancelUpload))
 	s.handler = r
+	if err := s.writeBack.recover(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("origin: %w", err)
+	}
 	go func() {
 		defer close(s.janitorDone)
 		st.RunJanitor(jctx, janitorInterval, func(err error) { log.Warn("purging expired uploads", "err", err) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/uber-go/tally/v4"
 
@@ -17,27 +18,69 @@ import (
 const writeBackWorkers = 4
 
 // writeBack copies committed blobs to the backend in the background, retrying each until it
-// succeeds. A digest is queued at most once at a time, and enqueue never blocks a request.
+// succeeds. A blob is queued at most once at a time per namespace, and enqueue never waits
+// for the backend.
 //
-// The queue lives in memory: a blob committed just before a crash stays on the owners' disks
-// (a commit is acknowledged only once an owner holds it, and every owner queues its own
-// write-back) but reaches the backend only when it is written again; the persistent queue of
-// the object-storage work replaces this one.
+// Every queued blob is first recorded in the journal (<data_dir>/writeback), durably, before
+// the commit is acknowledged, and forgotten once it is in the backend; at start-up the
+// journal is queued again. A crash or restart therefore delays a write-back but never loses
+// it, and an object store that is down for hours only grows the journal.
 type writeBack struct {
 	store    *store.Store
 	backends backendRouter
+	journal  *journal
+	now      func() time.Time
+	log      *slog.Logger
 	q        *retryQueue
 }
 
-func newWriteBack(st *store.Store, be backendRouter, log *slog.Logger, scope tally.Scope) *writeBack {
-	return &writeBack{store: st, backends: be, q: newRetryQueue("write-back", writeBackWorkers, writeBackDrainTimeout, log, scope)}
+func newWriteBack(st *store.Store, be backendRouter, j *journal, now func() time.Time, log *slog.Logger, scope tally.Scope) *writeBack {
+	return &writeBack{
+		store: st, backends: be, journal: j, now: now, log: log,
+		q: newRetryQueue("write-back", writeBackWorkers, writeBackDrainTimeout, log, scope),
+	}
 }
 
-// enqueue schedules d for write-back to the backend of namespace ns unless it is already
-// pending. (Namespaces sharing a backend may queue one blob twice; the second copy finds it
-// there and uploads nothing.)
-func (w *writeBack) enqueue(ns string, d core.Digest) {
-	w.q.enqueue(job{key: ns + " " + d.String(), run: func(ctx context.Context) error { return w.copy(ctx, w.backends.For(ns), d) }})
+// enqueue records d in the journal as owed to the backend of namespace ns, then schedules
+// its write-back unless it is already pending. The journal error, if any, is returned after
+// the blob is queued anyway (it is then owed only as long as this process lives).
+// (Namespaces sharing a backend may queue one blob twice; the second copy finds it there and
+// uploads nothing.)
+func (w *writeBack) enqueue(ns string, d core.Digest) error {
+	err := w.journal.add(journalEntry{NS: ns, Digest: d, Queued: w.now()})
+	w.schedule(ns, d)
+	return err
+}
+
+// schedule queues the write-back of a journalled blob.
+func (w *writeBack) schedule(ns string, d core.Digest) {
+	w.q.enqueue(job{key: ns + " " + d.String(), run: func(ctx context.Context) error {
+		err := w.copy(ctx, w.backends.For(ns), d)
+		if err == nil || errors.Is(err, errDrop) {
+			if jerr := w.journal.remove(ns, d); jerr != nil {
+				w.log.Warn("forgetting a written-back blob", "digest", d, "ns", ns, "err", jerr)
+			}
+		}
+		return err
+	}})
+}
+
+// recover queues every blob the journal says is owed to the backend, after a restart.
+func (w *writeBack) recover() error {
+	es, bad, err := w.journal.entries()
+	if err != nil {
+		return err
+	}
+	for _, e := range bad {
+		w.log.Warn("dropping a damaged write-back journal entry", "err", e)
+	}
+	for _, e := range es {
+		w.schedule(e.NS, e.Digest)
+	}
+	if len(es) > 0 {
+		w.log.Info("resuming write-back", "blobs", len(es))
+	}
+	return nil
 }
 
 // drain waits until every queued blob has been written back, or ctx ends.
