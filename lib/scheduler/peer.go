@@ -87,6 +87,9 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	defer func() {
 		t.mu.Lock()
 		t.picker.RemovePeer(p, p.bits)
+		if t.ledger != nil {
+			t.ledger.Forget(p)
+		}
 		delete(t.conns, p)
 		t.mu.Unlock()
 	}()
@@ -175,7 +178,8 @@ func (p *peer) handle(m wire.Message) error {
 		return p.block(m)
 	case wire.RejectRequest:
 		t.mu.Lock()
-		if pp := p.pieces[int(m.Index)]; pp != nil {
+		j := int(m.Begin / wire.BlockSize)
+		if pp := p.pieces[int(m.Index)]; pp != nil && j < pp.requested && !pp.got[j] {
 			delete(p.pieces, int(m.Index))
 			p.outstanding -= pp.requested - pp.received
 			t.picker.Release(p, int(m.Index))
@@ -226,6 +230,11 @@ func (p *peer) serve(m wire.Message) error {
 	t := p.t
 	t.mu.Lock()
 	have := t.picker.Have(int(m.Index))
+	if have && t.ledger != nil && p.c.Fast {
+		if have = t.ledger.Allow(p, int(m.Index)); have {
+			_ = t.ledger.Record(p, int(m.Index))
+		}
+	}
 	t.mu.Unlock()
 	if !have || m.Length > wire.BlockSize {
 		if p.c.Fast {

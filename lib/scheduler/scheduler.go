@@ -24,6 +24,7 @@ import (
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/scheduler/piecepicker"
+	"github.com/docket-p2p/docket/lib/scheduler/superseed"
 	"github.com/docket-p2p/docket/lib/wire"
 )
 
@@ -85,6 +86,8 @@ type torrent struct {
 	mu     sync.Mutex
 	picker *piecepicker.Picker[*peer]
 	conns  map[*peer]struct{}
+	// ledger is set for a super-seeding torrent (SuperSeed).
+	ledger *superseed.Ledger[*peer]
 	done   chan struct{}
 	once   sync.Once
 }
@@ -133,6 +136,22 @@ func (s *Scheduler) removeTorrent(t *torrent) {
 func (s *Scheduler) Seed(m *core.MetaInfo, src io.ReaderAt) error {
 	_, err := s.addTorrent(m, src, true)
 	return err
+}
+
+// SuperSeed serves m from src as its only source (an origin): a block of a
+// piece is served only while that piece has left this host no more often
+// than the least-sent piece (superseed.Ledger.Allow); other requests are
+// rejected (BEP 6) so the peer asks for another piece. Every piece thus
+// leaves once before any leaves twice and leechers trade the rest.
+func (s *Scheduler) SuperSeed(m *core.MetaInfo, src io.ReaderAt) error {
+	t, err := s.addTorrent(m, src, true)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.ledger = superseed.New[*peer](m.NumPieces())
+	t.mu.Unlock()
+	return nil
 }
 
 // Unseed stops serving the torrent and closes its connections.

@@ -311,3 +311,47 @@ func TestSeederEgressLimit(t *testing.T) {
 	}
 	t.Logf("1 MiB under a 2 MiB/s egress limit took %v", elapsed)
 }
+
+// With super-seeding the origin sends each piece about once; the leechers
+// trade the rest.
+func TestSuperSeedEgress(t *testing.T) {
+	data, m := blob(t, 5*1024*1024+123)
+	seeder := startNode(t, Config{})
+	if err := seeder.s.SuperSeed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	const leechers = 5
+	nodes := make([]*node, leechers)
+	for i := range nodes {
+		nodes[i] = startNode(t, Config{})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, leechers)
+	for i, n := range nodes {
+		peers := []netip.AddrPort{seeder.addr}
+		for j, o := range nodes {
+			if j < i {
+				peers = append(peers, o.addr)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.s.Download(ctx, m, peers, n.store)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("leecher %d: %v", i, err)
+		}
+		checkStored(t, nodes[i], m, data)
+	}
+	out := counter(seeder, "bytes_out")
+	t.Logf("super-seeder egress %d bytes for a %d-byte blob and %d leechers (%.2f× size)", out, len(data), leechers, float64(out)/float64(len(data)))
+	if out > int64(float64(len(data))*2.5) {
+		t.Fatalf("super-seeder sent %.2f× the blob, want < 2.5×", float64(out)/float64(len(data)))
+	}
+}
