@@ -19,9 +19,17 @@ import (
 	"github.com/docket-p2p/docket/origin/client"
 )
 
-// assertNoLeftovers fails if an origin's store holds temp files or uploads.
+// assertNoLeftovers fails if an origin's store holds temp files or uploads, once its
+// background work (metainfo, write-back) is done.
 func assertNoLeftovers(t *testing.T, o *testOrigin) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, q := range []*retryQueue{o.srv.metaInfos, o.srv.writeBack.q} {
+		if err := q.drain(ctx); err != nil {
+			t.Fatalf("background queue %s not drained: %v", q.name, err)
+		}
+	}
 	for _, dir := range []string{"tmp", "uploads"} {
 		entries, err := os.ReadDir(filepath.Join(o.dir, dir))
 		if err != nil {
