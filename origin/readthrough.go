@@ -25,7 +25,7 @@ func allowPeers(r *http.Request) bool { return r.Header.Get(client.HeaderNoPeers
 
 // peersFor returns the clients of the other members that may hold d, in ring order: its
 // owners (a commit is acknowledged only once Replicas of its holders have it), then the
-// stand-ins that took copies for owners that were down.
+// stand-ins that took copies for owners that were down; those known to be down last.
 func (s *Server) peersFor(d core.Digest) []client.Client {
 	var out []client.Client
 	for _, addr := range s.holders(d) {
@@ -33,7 +33,7 @@ func (s *Server) peersFor(d core.Digest) []client.Client {
 			out = append(out, p)
 		}
 	}
-	return out
+	return s.health.Order(out)
 }
 
 // statRemote answers a stat for a blob missing on this disk without fetching it: from the

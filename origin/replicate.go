@@ -23,7 +23,8 @@ func (s *Server) holders(d core.Digest) []string {
 
 // replicate makes a blob just committed on this origin durable on Replicas origins before
 // the commit is acknowledged. The copies are this origin's own (when it is one of d's
-// holders) and those pushed to d's owners, in parallel; for every owner that cannot take it,
+// holders) and those pushed to d's owners, in parallel (except owners known to be down); for
+// every owner that cannot take it,
 // the next member of the ring walk that can takes a copy instead (a stand-in, which writes it
 // back and serves it like an owner). Owners that missed it are retried in the background
 // until they take it, even when the commit fails: the blob stays on this disk, and a client
@@ -39,13 +40,18 @@ func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error 
 	if slices.Contains(walk, s.cfg.Self) {
 		copies++
 	}
+	// Owners known to be down are not waited for: their copy goes to a stand-in at once.
 	errs := make([]error, len(owners))
 	var wg sync.WaitGroup
 	for i, addr := range owners {
 		if addr == s.cfg.Self {
 			continue
 		}
-		wg.Go(func() { errs[i] = s.pushReplica(ctx, s.peers[addr], ns, d) })
+		if s.health.Down(addr) {
+			errs[i] = fmt.Errorf("%w: %s is down", client.ErrUnavailable, addr)
+			continue
+		}
+		wg.Go(func() { errs[i] = s.push(ctx, addr, ns, d) })
 	}
 	wg.Wait()
 	var failures []error
@@ -63,27 +69,51 @@ func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error 
 		s.metrics.replicated.Inc(1)
 		copies++
 	}
-	for _, addr := range standIns {
-		if copies >= want {
-			break
+	// Stand-ins in ring order, those known to be down last (health may lag a recovery).
+	var later []string
+	for pass := 0; pass < 2 && copies < want; pass++ {
+		candidates := standIns
+		if pass == 1 {
+			candidates = later
 		}
-		if addr == s.cfg.Self {
-			continue // counted above
+		for _, addr := range candidates {
+			if copies >= want {
+				break
+			}
+			if addr == s.cfg.Self {
+				continue // counted above
+			}
+			if pass == 0 && s.health.Down(addr) {
+				later = append(later, addr)
+				continue
+			}
+			if err := s.push(ctx, addr, ns, d); err != nil {
+				s.metrics.replicationFailures.Inc(1)
+				s.log.Warn("replication to a stand-in failed", "digest", d, "to", addr, "err", err)
+				failures = append(failures, err)
+				continue
+			}
+			s.metrics.standIns.Inc(1)
+			copies++
 		}
-		if err := s.pushReplica(ctx, s.peers[addr], ns, d); err != nil {
-			s.metrics.replicationFailures.Inc(1)
-			s.log.Warn("replication to a stand-in failed", "digest", d, "to", addr, "err", err)
-			failures = append(failures, err)
-			continue
-		}
-		s.metrics.standIns.Inc(1)
-		copies++
 	}
 	if copies < want {
 		return fmt.Errorf("%w: %s is durable on %d of %d origins: %w",
 			client.ErrUnavailable, d, copies, want, errors.Join(failures...))
 	}
 	return nil
+}
+
+// push is pushReplica to the member at addr, recording in s.health whether it answered.
+func (s *Server) push(ctx context.Context, addr, ns string, d core.Digest) error {
+	err := s.pushReplica(ctx, s.peers[addr], ns, d)
+	switch {
+	case err == nil:
+		s.health.MarkUp(addr)
+	case errors.Is(err, client.ErrUnavailable) && ctx.Err() == nil:
+		s.health.MarkDown(addr)
+	}
+	return err
 }
 
 // queueRepair keeps pushing d to owner o in the background until o holds it.

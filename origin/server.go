@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/uber-go/tally/v4"
@@ -32,6 +33,7 @@ type Server struct {
 	backends  backendRouter // the backend of each namespace
 	ring      *hashring.Ring
 	peers     map[string]client.Client // every other member, reached with NewPeer
+	health    *client.Health           // which peers are down, probed in the background
 	writeBack *writeBack
 	repairs   *retryQueue // replicas an owner missed at commit time
 	metaInfos *retryQueue // metainfo computed ahead of the first request
@@ -40,7 +42,7 @@ type Server struct {
 	metrics   originMetrics
 
 	stopJanitor context.CancelFunc
-	janitorDone chan struct{}
+	janitorDone chan struct{} // closed when the janitor and the health probe have stopped
 }
 
 // replicationWorkers is how many missed replicas are pushed at once in the background. The
@@ -89,6 +91,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	jctx, stopJanitor := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, log: log, store: st, backends: be, ring: ring, peers: peers,
+		health:      client.NewHealth(nil),
 		writeBack:   newWriteBack(st, be, j, time.Now, log, reg.Scope.SubScope("writeback")),
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
@@ -121,7 +124,16 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	}
 	go func() {
 		defer close(s.janitorDone)
+		var wg sync.WaitGroup
+		if len(peers) > 0 {
+			addrs := make([]string, 0, len(peers))
+			for a := range peers {
+				addrs = append(addrs, a)
+			}
+			wg.Go(func() { s.health.Probe(jctx, addrs, client.DefaultProbeInterval, nil) })
+		}
 		st.RunJanitor(jctx, janitorInterval, func(err error) { log.Warn("purging expired uploads", "err", err) })
+		wg.Wait()
 	}()
 	return s, nil
 }

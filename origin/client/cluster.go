@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/docket-p2p/docket/core"
@@ -21,16 +20,13 @@ type Cluster struct {
 	ring    *hashring.Ring
 	clients map[string]Client // single attempt: failover replaces retries
 	keyed   map[string]Client // with retries, for ForKey's stateful uploads
-	now     func() time.Time
-
-	mu       sync.Mutex
-	downTill map[string]time.Time
+	health  *Health
+	addrs   []string
+	hc      *http.Client // nil: DefaultHTTPClient
 }
 
 // Failover policy of the Cluster.
 const (
-	// downFor is how long an origin that failed is tried last.
-	downFor = 10 * time.Second
 	// clusterRounds is how many passes over the owners a read makes while all of them are
 	// unavailable, waiting clusterRoundBackoff (doubled each pass) in between.
 	clusterRounds       = 2
@@ -49,38 +45,21 @@ func NewCluster(addrs []string, replicas int, hc *http.Client) (*Cluster, error)
 		clients[a] = newSingleAttempt(a, hc)
 		keyed[a] = New(a, hc)
 	}
-	return &Cluster{ring: ring, clients: clients, keyed: keyed, now: time.Now, downTill: make(map[string]time.Time)}, nil
+	return &Cluster{ring: ring, clients: clients, keyed: keyed, health: NewHealth(nil), addrs: ring.Members(), hc: hc}, nil
 }
 
-// markDown records that addr just failed.
-func (c *Cluster) markDown(addr string) {
-	c.mu.Lock()
-	c.downTill[addr] = c.now().Add(downFor)
-	c.mu.Unlock()
-}
+func (c *Cluster) markDown(addr string)          { c.health.MarkDown(addr) }
+func (c *Cluster) markUp(addr string)            { c.health.MarkUp(addr) }
+func (c *Cluster) byHealth(cs []Client) []Client { return c.health.Order(cs) }
 
-// markUp records that addr just answered.
-func (c *Cluster) markUp(addr string) {
-	c.mu.Lock()
-	delete(c.downTill, addr)
-	c.mu.Unlock()
-}
+// Health returns the cluster's view of which origins are down.
+func (c *Cluster) Health() *Health { return c.health }
 
-// byHealth returns the clients with those marked down moved to the end, order otherwise kept.
-func (c *Cluster) byHealth(owners []Client) []Client {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	up := make([]Client, 0, len(owners))
-	var down []Client
-	for _, o := range owners {
-		if t, ok := c.downTill[o.Addr()]; ok && now.Before(t) {
-			down = append(down, o)
-		} else {
-			up = append(up, o)
-		}
-	}
-	return append(up, down...)
+// CheckHealth probes every origin's /health each interval (DefaultProbeInterval if not
+// positive) until ctx ends, so that requests skip an origin that is down before they
+// would have to time out on it. Without it the cluster learns only from failed requests.
+func (c *Cluster) CheckHealth(ctx context.Context, interval time.Duration) {
+	c.health.Probe(ctx, c.addrs, interval, c.hc)
 }
 
 // Ring returns the cluster's hash ring.

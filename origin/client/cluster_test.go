@@ -59,7 +59,7 @@ func fakeCluster(t *testing.T, errs map[string]error) (*Cluster, *callLog, *time
 		c.clients[a] = &fakeClient{addr: a, err: e, log: log}
 	}
 	now := time.Unix(1000, 0)
-	c.now = func() time.Time { return now }
+	c.health = NewHealth(func() time.Time { return now })
 	return c, log, &now
 }
 
