@@ -17,6 +17,9 @@ const (
 	// DefaultStallTimeout is how long a peer with requests outstanding may
 	// send no block before it is dropped and its requests reassigned.
 	DefaultStallTimeout = 10 * time.Second
+	// DefaultProgressTimeout is how long a download may go without a verified piece before
+	// it gives up (the agent then falls back to the origin over HTTP).
+	DefaultProgressTimeout = 30 * time.Second
 	// DefaultBanDuration is how long a peer that sent a bad piece is refused.
 	DefaultBanDuration = 5 * time.Minute
 	// DefaultHandshakeTimeout bounds the handshake on a new connection.
@@ -30,6 +33,7 @@ type Config struct {
 	MaxConnsPerTorrent int           `yaml:"max_conns_per_torrent"`
 	PipelineDepth      int           `yaml:"pipeline_depth"`
 	StallTimeout       time.Duration `yaml:"stall_timeout"`
+	ProgressTimeout    time.Duration `yaml:"progress_timeout"`
 	BanDuration        time.Duration `yaml:"ban_duration"`
 	HandshakeTimeout   time.Duration `yaml:"handshake_timeout"`
 	// TempDir holds partial downloads; "" means os.TempDir().
@@ -49,6 +53,9 @@ func (c *Config) ApplyDefaults() {
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
 	}
+	if c.ProgressTimeout == 0 {
+		c.ProgressTimeout = DefaultProgressTimeout
+	}
 	if c.BanDuration == 0 {
 		c.BanDuration = DefaultBanDuration
 	}
@@ -59,7 +66,7 @@ func (c *Config) ApplyDefaults() {
 
 // Validate checks limits are positive.
 func (c *Config) Validate() error {
-	if c.MaxConnsPerTorrent < 1 || c.PipelineDepth < 1 || c.StallTimeout <= 0 || c.BanDuration < 0 || c.HandshakeTimeout <= 0 {
+	if c.MaxConnsPerTorrent < 1 || c.PipelineDepth < 1 || c.StallTimeout <= 0 || c.ProgressTimeout <= 0 || c.BanDuration < 0 || c.HandshakeTimeout <= 0 {
 		return fmt.Errorf("%w: %+v", ErrConfig, *c)
 	}
 	return nil

@@ -9,6 +9,8 @@ var (
 	ErrTorrentExists = errors.New("scheduler: torrent already active")
 	// ErrNoPeers is returned by Download when every peer is gone before completion.
 	ErrNoPeers = errors.New("scheduler: no peers left")
+	// ErrNoProgress is returned by Download when no piece verified for Config.ProgressTimeout.
+	ErrNoProgress = errors.New("scheduler: no progress")
 	// ErrBadPiece marks a peer that sent a piece failing its hash.
 	ErrBadPiece = errors.New("scheduler: piece failed verification")
 	// ErrStalled marks a peer that sent no block within Config.StallTimeout.

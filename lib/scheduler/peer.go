@@ -13,6 +13,17 @@ import (
 	"github.com/docket-p2p/docket/lib/wire"
 )
 
+// Peer kinds, the "peer" tag of the byte counters.
+const (
+	kindAgent  = "agent"
+	kindOrigin = "origin"
+	kindOther  = "other"
+)
+
+// clientVersion is the "v" of Docket's BEP 10 handshake; a peer sending it is a Docket agent
+// unless it also sets the origin flag.
+const clientVersion = "Docket"
+
 // partial is a piece being assembled from one peer's blocks.
 type partial struct {
 	buf       []byte
@@ -28,6 +39,10 @@ type peer struct {
 	addr netip.Addr
 
 	wmu sync.Mutex // serialises writes on c.W
+
+	// kind is what the peer said it is in its BEP 10 handshake (kindAgent, kindOrigin), else
+	// kindOther; it tags the byte counters. Guarded by t.mu.
+	kind string
 
 	// Guarded by t.mu.
 	bits        *wire.Bits
@@ -57,7 +72,7 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	}
 	stop := wire.BindContext(ctx, c.Conn)
 	defer stop()
-	p := &peer{s: s, t: t, c: c, addr: addr, bits: wire.NewBits(t.m.NumPieces()), pieces: make(map[int]*partial), choked: true}
+	p := &peer{s: s, t: t, c: c, addr: addr, bits: wire.NewBits(t.m.NumPieces()), pieces: make(map[int]*partial), choked: true, kind: kindOther}
 
 	t.mu.Lock()
 	if len(t.conns) >= s.cfg.MaxConnsPerTorrent {
@@ -66,6 +81,12 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	}
 	t.conns[p] = struct{}{}
 	var hello []wire.Message
+	if c.ExtensionProtocol {
+		eh, err := wire.ExtendedHandshake{V: clientVersion, Origin: s.origin, Reqq: s.cfg.PipelineDepth}.Marshal()
+		if err == nil {
+			hello = append(hello, wire.Message{ID: wire.Extended, ExtendedID: wire.ExtendedHandshakeID, Payload: eh})
+		}
+	}
 	if t.picker.Complete() && c.Fast {
 		hello = append(hello, wire.Message{ID: wire.HaveAll})
 	} else {
@@ -172,6 +193,22 @@ func (p *peer) handle(m wire.Message) error {
 		t.mu.Lock()
 		p.choked = true
 		t.mu.Unlock()
+	case wire.Extended:
+		if m.ExtendedID != wire.ExtendedHandshakeID {
+			return nil
+		}
+		eh, err := wire.UnmarshalExtendedHandshake(m.Payload)
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		switch {
+		case eh.Origin:
+			p.kind = kindOrigin
+		case eh.V == clientVersion:
+			p.kind = kindAgent
+		}
+		t.mu.Unlock()
 	case wire.Request:
 		return p.serve(m)
 	case wire.Piece:
@@ -230,6 +267,7 @@ func (p *peer) serve(m wire.Message) error {
 	t := p.t
 	t.mu.Lock()
 	have := t.picker.Have(int(m.Index))
+	src, kind := t.src, p.kind
 	if have && t.ledger != nil && p.c.Fast {
 		if have = t.ledger.Allow(p, int(m.Index)); have {
 			_ = t.ledger.Record(p, int(m.Index))
@@ -244,18 +282,18 @@ func (p *peer) serve(m wire.Message) error {
 	}
 	buf := make([]byte, m.Length)
 	off := int64(m.Index)*t.m.PieceLength + int64(m.Begin)
-	if _, err := t.src.ReadAt(buf, off); err != nil {
+	if _, err := src.ReadAt(buf, off); err != nil {
 		return fmt.Errorf("scheduler: read piece %d: %w", m.Index, err)
 	}
-	p.s.scope.Counter("bytes_out").Inc(int64(len(buf)))
+	p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(int64(len(buf)))
 	return p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf})
 }
 
 func (p *peer) block(m wire.Message) error {
 	t := p.t
 	idx := int(m.Index)
-	p.s.scope.Counter("bytes_in").Inc(int64(len(m.Payload)))
 	t.mu.Lock()
+	p.s.scope.Tagged(map[string]string{"peer": p.kind}).Counter("bytes_in").Inc(int64(len(m.Payload)))
 	pp := p.pieces[idx]
 	j := int(m.Begin / wire.BlockSize)
 	if pp == nil || m.Begin%wire.BlockSize != 0 || j >= len(pp.got) || j >= pp.requested || pp.got[j] {
@@ -287,7 +325,10 @@ func (p *peer) block(m wire.Message) error {
 		t.mu.Unlock()
 		return fmt.Errorf("%w: piece %d from %s: %v", ErrBadPiece, idx, p.addr, err)
 	}
-	if w, ok := t.src.(interface {
+	t.mu.Lock()
+	src := t.src
+	t.mu.Unlock()
+	if w, ok := src.(interface {
 		WriteAt([]byte, int64) (int, error)
 	}); ok {
 		if _, err := w.WriteAt(pp.buf, int64(idx)*t.m.PieceLength); err != nil {
@@ -300,6 +341,7 @@ func (p *peer) block(m wire.Message) error {
 	p.s.scope.Counter("pieces_verified").Inc(1)
 
 	t.mu.Lock()
+	t.progress = p.s.now()
 	others, _ := t.picker.Done(idx)
 	cancels := make(map[*peer][]wire.Message)
 	for _, q := range others {

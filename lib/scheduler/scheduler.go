@@ -42,16 +42,31 @@ type Scheduler struct {
 	peerID core.PeerID
 	limit  *bandwidth.Limiter
 
+	lookup Lookup
+	origin bool // tell peers we are an origin (BEP 10 "docket_origin")
+
 	mu       sync.Mutex
 	torrents map[core.InfoHash]*torrent
 	bans     map[core.PeerID]time.Time
 }
+
+// Lookup resolves an info-hash no torrent is registered for when a peer asks for it: an
+// origin finds the blob in its store and the scheduler super-seeds it from then on, so a
+// store of many blobs costs nothing until a peer asks. ok is false when the blob is not here.
+type Lookup func(h core.InfoHash) (m *core.MetaInfo, src io.ReaderAt, ok bool)
 
 // Option customises a Scheduler.
 type Option func(*Scheduler)
 
 // WithClock injects the clock used for bans.
 func WithClock(now func() time.Time) Option { return func(s *Scheduler) { s.now = now } }
+
+// AsOrigin marks this host as an origin in its BEP 10 handshake, so peers count its bytes
+// as origin traffic.
+func AsOrigin() Option { return func(s *Scheduler) { s.origin = true } }
+
+// WithLookup super-seeds, on demand, torrents that lookup resolves (an origin).
+func WithLookup(lookup Lookup) Option { return func(s *Scheduler) { s.lookup = lookup } }
 
 // New returns a Scheduler. cfg gets ApplyDefaults and Validate.
 func New(cfg Config, log *slog.Logger, scope tally.Scope, opts ...Option) (*Scheduler, error) {
@@ -81,11 +96,21 @@ func (s *Scheduler) PeerID() core.PeerID { return s.peerID }
 type torrent struct {
 	m      *core.MetaInfo
 	params wire.Params
-	src    io.ReaderAt
 
-	mu     sync.Mutex
-	picker *piecepicker.Picker[*peer]
-	conns  map[*peer]struct{}
+	mu  sync.Mutex
+	src io.ReaderAt // guarded by mu: a finished download switches to the published blob
+	// closer is closed when the torrent is removed (the published blob DownloadAndSeed opened).
+	closer io.Closer
+	// dial connects to a peer for a running download (nil when seeding); dialed holds every
+	// address tried, active how many connections are being dialled or run, progress when a
+	// piece last verified. peersGone receives when active drops to zero.
+	dial      func(netip.AddrPort)
+	dialed    map[netip.AddrPort]bool
+	active    int
+	progress  time.Time
+	peersGone chan struct{}
+	picker    *piecepicker.Picker[*peer]
+	conns     map[*peer]struct{}
 	// ledger is set for a super-seeding torrent (SuperSeed).
 	ledger *superseed.Ledger[*peer]
 	done   chan struct{}
@@ -100,9 +125,11 @@ func (s *Scheduler) addTorrent(m *core.MetaInfo, src io.ReaderAt, complete bool)
 	}
 	t := &torrent{
 		m: m, params: wire.ParamsFor(m), src: src,
-		picker: piecepicker.New[*peer](m.NumPieces(), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
-		conns:  make(map[*peer]struct{}),
-		done:   make(chan struct{}),
+		picker:    piecepicker.New[*peer](m.NumPieces(), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
+		conns:     make(map[*peer]struct{}),
+		done:      make(chan struct{}),
+		dialed:    make(map[netip.AddrPort]bool),
+		peersGone: make(chan struct{}, 1),
 	}
 	if complete {
 		for i := 0; i < m.NumPieces(); i++ {
@@ -129,7 +156,12 @@ func (s *Scheduler) removeTorrent(t *torrent) {
 	for p := range t.conns {
 		p.c.Close()
 	}
+	closer := t.closer
+	t.closer = nil
 	t.mu.Unlock()
+	if closer != nil {
+		closer.Close()
+	}
 }
 
 // Seed serves m from src (all pieces present) until ctx ends or Unseed.
@@ -221,12 +253,25 @@ func (s *Scheduler) accept(ctx context.Context, nc net.Conn) {
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	c, err := wire.Respond(hctx, nc, wire.DefaultReserved(), s.peerID, func(h core.InfoHash) (wire.Params, error) {
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		t, ok := s.torrents[h]
-		if !ok {
-			return wire.Params{}, fmt.Errorf("scheduler: unknown torrent %s", h)
+		s.mu.Unlock()
+		if ok {
+			return t.params, nil
 		}
-		return t.params, nil
+		if s.lookup != nil {
+			if m, src, found := s.lookup(h); found && m.InfoHash == h {
+				if err := s.SuperSeed(m, src); err != nil && !errors.Is(err, ErrTorrentExists) {
+					return wire.Params{}, err
+				}
+				s.mu.Lock()
+				t, ok = s.torrents[h]
+				s.mu.Unlock()
+				if ok {
+					return t.params, nil
+				}
+			}
+		}
+		return wire.Params{}, fmt.Errorf("%w: %s", wire.ErrUnknownTorrent, h)
 	})
 	cancel()
 	if err != nil {
@@ -245,7 +290,27 @@ func (s *Scheduler) accept(ctx context.Context, nc net.Conn) {
 
 // Download fetches m from peers, serving verified pieces to others while it
 // runs, and publishes the blob with dst.Put once every piece has verified.
+// AddPeers hands it more peers while it runs. It fails with ErrNoPeers once
+// every peer is gone, or with ErrNoProgress when no piece has verified for
+// Config.ProgressTimeout.
 func (s *Scheduler) Download(ctx context.Context, m *core.MetaInfo, peers []netip.AddrPort, dst Committer) error {
+	return s.download(ctx, m, peers, dst, nil)
+}
+
+// Publisher publishes a finished blob and opens it again; *store.Store satisfies it.
+type Publisher interface {
+	Committer
+	Open(d core.Digest) (*os.File, error)
+}
+
+// DownloadAndSeed is Download that keeps the torrent after the blob is
+// published: it is then seeded from the published blob, without dropping the
+// connections it has, until Unseed.
+func (s *Scheduler) DownloadAndSeed(ctx context.Context, m *core.MetaInfo, peers []netip.AddrPort, dst Publisher) error {
+	return s.download(ctx, m, peers, dst, dst)
+}
+
+func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []netip.AddrPort, dst Committer, seed Publisher) error {
 	start := s.now()
 	f, err := os.CreateTemp(s.cfg.TempDir, "docket-download-*")
 	if err != nil {
@@ -260,39 +325,117 @@ func (s *Scheduler) Download(ctx context.Context, m *core.MetaInfo, peers []neti
 	if err != nil {
 		return err
 	}
-	defer s.removeTorrent(t)
+	seeding := false
+	defer func() {
+		if !seeding {
+			s.removeTorrent(t)
+		}
+	}()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	dctx, cancel := context.WithCancel(ctx)
-	defer cancel() // runs before wg.Wait: ends the peer connections
-	allGone := make(chan struct{})
-	for _, ap := range peers {
+	defer cancel() // runs before wg.Wait: ends the dials of a failed download
+	t.mu.Lock()
+	t.progress = s.now()
+	t.dial = func(ap netip.AddrPort) {
+		// Called with t.mu held.
+		if t.dialed[ap] || dctx.Err() != nil {
+			return
+		}
+		t.dialed[ap] = true
+		t.active++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := s.dial(dctx, t, ap); err != nil && dctx.Err() == nil {
 				s.log.Debug("peer ended", "peer", ap, "err", err)
 			}
+			t.mu.Lock()
+			t.active--
+			if t.active == 0 {
+				select {
+				case t.peersGone <- struct{}{}:
+				default:
+				}
+			}
+			t.mu.Unlock()
 		}()
 	}
-	go func() { wg.Wait(); close(allGone) }()
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-allGone:
+	for _, ap := range peers {
+		t.dial(ap)
+	}
+	if t.active == 0 {
+		t.peersGone <- struct{}{}
+	}
+	t.mu.Unlock()
+
+	tick := time.NewTicker(progressCheck(s.cfg.ProgressTimeout))
+	defer tick.Stop()
+	for done := false; !done; {
 		select {
 		case <-t.done:
-		default:
-			return fmt.Errorf("%w: %d of %d pieces missing", ErrNoPeers, t.missing(), m.NumPieces())
+			done = true
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.peersGone:
+			t.mu.Lock()
+			gone := t.active == 0 && !t.picker.Complete()
+			missing := t.picker.Missing()
+			t.mu.Unlock()
+			if gone {
+				return fmt.Errorf("%w: %d of %d pieces missing", ErrNoPeers, missing, m.NumPieces())
+			}
+		case <-tick.C:
+			t.mu.Lock()
+			idle := s.now().Sub(t.progress)
+			missing := t.picker.Missing()
+			t.mu.Unlock()
+			if idle >= s.cfg.ProgressTimeout && missing > 0 {
+				return fmt.Errorf("%w: %d of %d pieces missing after %s", ErrNoProgress, missing, m.NumPieces(), idle)
+			}
 		}
 	}
 	if err := dst.Put(ctx, m.Digest, m.Length, io.NewSectionReader(f, 0, m.Length)); err != nil {
 		return fmt.Errorf("scheduler: commit %s: %w", m.Digest, err)
 	}
 	s.scope.Timer("download_time").Record(s.now().Sub(start))
+	if seed != nil {
+		pub, err := seed.Open(m.Digest)
+		if err != nil {
+			return fmt.Errorf("scheduler: open %s to seed: %w", m.Digest, err)
+		}
+		t.mu.Lock()
+		t.src, t.closer, t.dial = pub, pub, nil
+		t.mu.Unlock()
+		seeding = true
+	}
 	return nil
+}
+
+// progressCheck is how often a download looks for progress: often enough to notice a stall
+// within a tenth of the timeout.
+func progressCheck(timeout time.Duration) time.Duration {
+	return max(timeout/10, 10*time.Millisecond)
+}
+
+// AddPeers hands more peers to the running download of h (from a re-announce); addresses it
+// has already tried are skipped. It does nothing when h is not downloading here.
+func (s *Scheduler) AddPeers(h core.InfoHash, peers []netip.AddrPort) {
+	s.mu.Lock()
+	t := s.torrents[h]
+	s.mu.Unlock()
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dial == nil {
+		return
+	}
+	for _, ap := range peers {
+		t.dial(ap)
+	}
 }
 
 func (t *torrent) missing() int {
