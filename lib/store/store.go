@@ -14,6 +14,11 @@
 // writers of one digest both succeed (the content is the same); a reader holds its open file
 // whatever a writer or Delete does meanwhile.
 //
+// With a byte budget (Options.Budget) the store evicts least-recently-used blobs past it
+// (budget.go): only published blobs count, use is tracked in memory (seeded from mtimes at
+// open, written back to mtimes at most once a minute per blob), and pinned blobs, blobs used
+// within the evict grace and blobs Options.Keep names are never evicted.
+//
 // One Store per root: uploads keep their running hash in memory, so two Stores (or two
 // processes) sharing a root must not serve the same uploads. Opening a second Store on a root
 // is harmless to the first's blobs and in-flight temp files, which stay locked while written.
@@ -58,6 +63,15 @@ type Options struct {
 	UploadTTL time.Duration
 	// PieceLengths chooses metainfo piece lengths by blob size (default metainfo.DefaultTable).
 	PieceLengths metainfo.Table
+	// Budget is how many bytes of blobs the store keeps (default 0: no bound). Past it, Evict
+	// (run after every new blob and by RunEvictor) removes least-recently-used blobs.
+	Budget int64
+	// Keep, if set, names blobs that must never be evicted (the origin: not yet written back).
+	// It is called with the store's LRU lock held and must not call the store.
+	Keep func(core.Digest) bool
+	// EvictGrace is how long after its last use a blob is safe from eviction (default
+	// DefaultEvictGrace).
+	EvictGrace time.Duration
 }
 
 // Store is a content-addressed store rooted at one directory.
@@ -70,10 +84,13 @@ type Store struct {
 	uploads   map[string]*upload
 
 	meta singleflight.Group
+
+	lru lru
 }
 
 type storeMetrics struct {
-	bytesWritten, bytesRead, puts, commits, verifyFailures, metainfos, uploadsExpired tally.Counter
+	bytesWritten, bytesRead, puts, commits, verifyFailures, metainfos, uploadsExpired, evictions tally.Counter
+	bytesUsed, budget                                                                            tally.Gauge
 }
 
 // New opens (creating if needed) a store rooted at root.
@@ -90,6 +107,9 @@ func New(root string, opts Options) (*Store, error) {
 	if opts.PieceLengths == nil {
 		opts.PieceLengths = metainfo.DefaultTable
 	}
+	if opts.EvictGrace <= 0 {
+		opts.EvictGrace = DefaultEvictGrace
+	}
 	for _, dir := range []string{"blobs", "uploads", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -103,7 +123,7 @@ func New(root string, opts Options) (*Store, error) {
 		}
 	}
 	s := opts.Scope
-	return &Store{
+	st := &Store{
 		root: root,
 		opts: opts,
 		metrics: storeMetrics{
@@ -114,9 +134,16 @@ func New(root string, opts Options) (*Store, error) {
 			verifyFailures: s.Counter("verify_failures"),
 			metainfos:      s.Counter("metainfo_computed"),
 			uploadsExpired: s.Counter("uploads_expired"),
+			evictions:      s.Counter("evictions"),
+			bytesUsed:      s.Gauge("bytes_used"),
+			budget:         s.Gauge("budget_bytes"),
 		},
 		uploads: make(map[string]*upload),
-	}, nil
+	}
+	if err := st.seedLRU(); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // Root returns the store's directory.
@@ -139,7 +166,8 @@ func (s *Store) Stat(d core.Digest) (int64, error) {
 	return fi.Size(), nil
 }
 
-// Open opens blob d for reading, or returns ErrNotFound.
+// Open opens blob d for reading, or returns ErrNotFound. It counts as a use of d (see Evict);
+// a caller that reads for long holds a Pin as well.
 func (s *Store) Open(d core.Digest) (*os.File, error) {
 	f, err := os.Open(s.blobPath(d))
 	if err != nil {
@@ -147,6 +175,9 @@ func (s *Store) Open(d core.Digest) (*os.File, error) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, d)
 		}
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	if fi, err := f.Stat(); err == nil {
+		s.used(d, fi.Size())
 	}
 	return f, nil
 }
@@ -161,6 +192,7 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 			s.metrics.verifyFailures.Inc(1)
 			return fmt.Errorf("%w: %s is stored with %d bytes, not %d", ErrSizeMismatch, d, have, size)
 		}
+		s.used(d, have)
 		return nil
 	}
 	tmp, err := s.createTemp("put-")
@@ -194,7 +226,7 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 		s.metrics.verifyFailures.Inc(1)
 		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, d)
 	}
-	if err := s.publish(tmp, d); err != nil {
+	if err := s.publish(tmp, d, n); err != nil {
 		return err
 	}
 	tmp = nil
@@ -202,9 +234,10 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 	return nil
 }
 
-// publish fsyncs and closes f, renames it to d's path and fsyncs the directory. It always
-// closes f and removes it on failure.
-func (s *Store) publish(f *os.File, d core.Digest) error {
+// publish fsyncs and closes f (size bytes), renames it to d's path and fsyncs the directory,
+// then counts d as used and evicts what no longer fits the budget. It always closes f and
+// removes it on failure.
+func (s *Store) publish(f *os.File, d core.Digest, size int64) error {
 	name := f.Name()
 	err := f.Sync()
 	if cerr := f.Close(); err == nil {
@@ -224,6 +257,8 @@ func (s *Store) publish(f *os.File, d core.Digest) error {
 	if err := fsutil.SyncDir(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	s.used(d, size)
+	s.evictAfterPut()
 	return nil
 }
 
@@ -236,6 +271,7 @@ func (s *Store) Delete(d core.Digest) error {
 		}
 		return fmt.Errorf("store: %w", err)
 	}
+	s.forgetBlob(d)
 	_ = os.Remove(p + metainfoSuffix)
 	if err := fsutil.SyncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -247,6 +283,11 @@ func (s *Store) Delete(d core.Digest) error {
 // error, or the end of ctx, stops the walk and is returned. Blobs published or deleted during
 // the walk may or may not be reported; files that are not blobs are skipped.
 func (s *Store) Walk(ctx context.Context, fn func(d core.Digest, size int64) error) error {
+	return s.walk(ctx, func(d core.Digest, fi fs.FileInfo) error { return fn(d, fi.Size()) })
+}
+
+// walk is Walk with each blob's file information.
+func (s *Store) walk(ctx context.Context, fn func(d core.Digest, fi fs.FileInfo) error) error {
 	base := filepath.Join(s.root, "blobs")
 	return filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -277,7 +318,7 @@ func (s *Store) Walk(ctx context.Context, fn func(d core.Digest, size int64) err
 		if err != nil {
 			return nil // deleted meanwhile
 		}
-		return fn(d, info.Size())
+		return fn(d, info)
 	})
 }
 

@@ -204,6 +204,7 @@ func (s *Store) CommitUpload(ctx context.Context, id string, d core.Digest) erro
 	}
 	if _, err := s.Stat(d); err == nil {
 		s.forget(id, u) // already stored: same content
+		s.used(d, u.size)
 		s.metrics.commits.Inc(1)
 		return nil
 	}
@@ -211,7 +212,7 @@ func (s *Store) CommitUpload(ctx context.Context, id string, d core.Digest) erro
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := s.publish(f, d); err != nil {
+	if err := s.publish(f, d, u.size); err != nil {
 		return err
 	}
 	u.gone = true
@@ -283,6 +284,11 @@ func (s *Store) PurgeUploads() (int, error) {
 // RunJanitor calls PurgeUploads every interval until ctx ends, reporting errors to onError
 // (which may be nil).
 func (s *Store) RunJanitor(ctx context.Context, interval time.Duration, onError func(error)) {
+	every(ctx, interval, func() error { _, err := s.PurgeUploads(); return err }, onError)
+}
+
+// every calls fn every interval until ctx ends, reporting its errors to onError (if not nil).
+func every(ctx context.Context, interval time.Duration, fn func() error, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -290,7 +296,7 @@ func (s *Store) RunJanitor(ctx context.Context, interval time.Duration, onError 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.PurgeUploads(); err != nil && onError != nil {
+			if err := fn(); err != nil && onError != nil {
 				onError(err)
 			}
 		}
