@@ -63,5 +63,8 @@ func (c *Config) Validate() error {
 	if err := c.Backend.Validate(); err != nil {
 		return fmt.Errorf("build-index: %w", err)
 	}
+	if c.Backend.ReadOnly() {
+		return fmt.Errorf("build-index: backend %s is read-only; tags must be written to it", c.Backend.Type)
+	}
 	return nil
 }

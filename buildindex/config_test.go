@@ -49,6 +49,8 @@ func TestConfigRejects(t *testing.T) {
 		{"backend:\n  type: s3\n", "bucket"},
 		{"backend:\n  type: gcs\n", "bucket"},
 		{"backend:\n  root: 3\n  bogus: true\n", "bogus"},
+		{"backend:\n  type: http\n  http: {download_url: \"http://h/{name}\"}\n", "read-only"},
+		{"backend:\n  type: http\n  http: {download_url: \"http://h/{name}\", bogus: 1}\n", "bogus"},
 	} {
 		var c Config
 		err := config.Decode([]byte(tc.yaml), &c)

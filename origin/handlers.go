@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/store"
 	"github.com/docket-p2p/docket/origin/client"
@@ -168,7 +169,8 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Delete(d); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := s.backendFor(r.URL.Query().Get("ns")).Delete(r.Context(), blobName(d)); err != nil {
+	// A read-only backend (another registry, a web server) is not ours to delete from.
+	if err := s.backendFor(r.URL.Query().Get("ns")).Delete(r.Context(), blobName(d)); err != nil && !errors.Is(err, backend.ErrReadOnly) {
 		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
 	}
 	if allowPeers(r) {

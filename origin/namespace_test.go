@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/backend/fs"
 	"github.com/docket-p2p/docket/lib/config"
-	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin/client"
 )
 
@@ -23,33 +20,15 @@ import (
 func TestNamespaceBackends(t *testing.T) {
 	ctx := context.Background()
 	teamRoot, defRoot := t.TempDir(), t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
 	dir := t.TempDir()
-	srv, err := New(Config{
-		Listen: addr, DataDir: dir, Replicas: 1,
+	srv, c := startConfigured(t, Config{
+		DataDir: dir, Replicas: 1,
 		Backend: BackendConfig{Type: backends.TypeFS, Root: defRoot},
 		Namespaces: []backends.NamespaceConfig{
 			{Namespace: "^team-a/", Backend: backends.Config{Type: backends.TypeFS, Root: teamRoot}},
 		},
-	}, slog.New(slog.DiscardHandler), metrics.NewNop())
-	if err != nil {
-		l.Close()
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
 	})
 	team, def := openFS(t, teamRoot), openFS(t, defRoot)
-	c := client.New(addr, nil)
 
 	teamData, teamDigest := randomBlob(t, 70<<10)
 	otherData, otherDigest := randomBlob(t, 80<<10)

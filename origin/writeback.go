@@ -46,7 +46,14 @@ func newWriteBack(st *store.Store, be backendRouter, j *journal, now func() time
 // the blob is queued anyway (it is then owed only as long as this process lives).
 // (Namespaces sharing a backend may queue one blob twice; the second copy finds it there and
 // uploads nothing.)
+//
+// A namespace whose backend is read-only (an HTTP server, another registry) owes nothing:
+// its blobs are neither journalled nor queued.
 func (w *writeBack) enqueue(ns string, d core.Digest) error {
+	if backend.IsReadOnly(w.backends.For(ns)) {
+		w.log.Debug("no write-back: the namespace's backend is read-only", "digest", d, "ns", ns)
+		return nil
+	}
 	err := w.journal.add(journalEntry{NS: ns, Digest: d, Queued: w.now()})
 	w.schedule(ns, d)
 	return err
@@ -90,8 +97,12 @@ func (w *writeBack) drain(ctx context.Context) error { return w.q.drain(ctx) }
 func (w *writeBack) close() { w.q.close() }
 
 // copy uploads d to the backend unless it is there already. A blob no longer on disk
-// (deleted meanwhile) is dropped: there is nothing left to write.
+// (deleted meanwhile) is dropped: there is nothing left to write. So is a blob owed to a
+// backend that has since become read-only (a journal entry from before a config change).
 func (w *writeBack) copy(ctx context.Context, be backend.Client, d core.Digest) error {
+	if backend.IsReadOnly(be) {
+		return fmt.Errorf("%w: %w", errDrop, backend.ErrReadOnly)
+	}
 	name := blobName(d)
 	f, err := w.store.Open(d)
 	if err != nil {
@@ -108,10 +119,16 @@ func (w *writeBack) copy(ctx context.Context, be backend.Client, d core.Digest) 
 	if info, err := be.Stat(ctx, name); err == nil && info.Size == fi.Size() {
 		return nil // already there (content-addressed: same name, same bytes)
 	}
-	return be.Upload(ctx, name, f, fi.Size())
+	if err := be.Upload(ctx, name, f, fi.Size()); err != nil {
+		if errors.Is(err, backend.ErrReadOnly) {
+			return fmt.Errorf("%w: %w", errDrop, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // blobName is d's object name in the backend.
 func blobName(d core.Digest) string {
-	return "blobs/" + d.Algorithm() + "/" + d.Hex()[:2] + "/" + d.Hex()
+	return backend.BlobName(d)
 }

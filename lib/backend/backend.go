@@ -17,6 +17,10 @@ import (
 // ErrNotFound is returned (wrapped) when a name does not exist.
 var ErrNotFound = errors.New("backend: not found")
 
+// ErrReadOnly is returned (wrapped) by Upload, List and Delete of a read-only backend (an
+// HTTP server, another registry): nothing is ever written back to it.
+var ErrReadOnly = errors.New("backend: read-only")
+
 // Info describes one stored object.
 type Info struct {
 	Name    string
@@ -38,4 +42,22 @@ type Client interface {
 	List(ctx context.Context, prefix string, fn func(name string) error) error
 	// Delete removes the object; deleting a missing object is not an error.
 	Delete(ctx context.Context, name string) error
+}
+
+// ReadOnly is implemented by backends that only serve reads; their Upload, List and Delete
+// return ErrReadOnly.
+type ReadOnly interface {
+	ReadOnly() bool
+}
+
+// IsReadOnly reports whether c only serves reads.
+func IsReadOnly(c Client) bool {
+	ro, ok := c.(ReadOnly)
+	return ok && ro.ReadOnly()
+}
+
+// Namespaced is implemented by backends whose objects depend on the namespace (repository
+// name) they are used for, such as another registry: ForNamespace returns the client of ns.
+type Namespaced interface {
+	ForNamespace(ns string) Client
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/backend/fs"
 	"github.com/docket-p2p/docket/lib/backend/gcs"
+	"github.com/docket-p2p/docket/lib/backend/httpbackend"
 	"github.com/docket-p2p/docket/lib/backend/s3"
 )
 
@@ -20,11 +21,16 @@ const (
 	TypeFS  = "fs"
 	TypeS3  = "s3"
 	TypeGCS = "gcs"
+	// TypeHTTP is a read-only web server (lib/backend/httpbackend).
+	TypeHTTP = "http"
 )
+
+// typeList names every kind, for errors.
+const typeList = "fs, s3, gcs or http"
 
 // Config selects and configures one backend.
 type Config struct {
-	// Type is fs (default), s3 or gcs.
+	// Type is fs (default), s3, gcs or http.
 	Type string `yaml:"type"`
 	// Root is the fs backend's directory.
 	Root string `yaml:"root"`
@@ -32,6 +38,8 @@ type Config struct {
 	S3 s3.Config `yaml:"s3"`
 	// GCS configures the gcs backend.
 	GCS gcs.Config `yaml:"gcs"`
+	// HTTP configures the read-only http backend.
+	HTTP httpbackend.Config `yaml:"http"`
 }
 
 // ApplyDefaults fills unset fields; root is the fs directory to use when none is set.
@@ -48,6 +56,8 @@ func (c *Config) ApplyDefaults(root string) {
 		c.S3.ApplyDefaults()
 	case TypeGCS:
 		c.GCS.ApplyDefaults()
+	case TypeHTTP:
+		c.HTTP.ApplyDefaults()
 	}
 }
 
@@ -63,9 +73,15 @@ func (c *Config) Validate() error {
 		return c.S3.Validate()
 	case TypeGCS:
 		return c.GCS.Validate()
+	case TypeHTTP:
+		return c.HTTP.Validate()
 	}
-	return fmt.Errorf("backend: unknown type %q (fs, s3 or gcs)", c.Type)
+	return fmt.Errorf("backend: unknown type %q (%s)", c.Type, typeList)
 }
+
+// ReadOnly reports whether the configured kind only serves reads (http): fit for an origin's
+// read-through, not for the build-index.
+func (c *Config) ReadOnly() bool { return c.Type == TypeHTTP }
 
 // New builds the configured backend.
 func New(ctx context.Context, c Config) (backend.Client, error) {
@@ -77,6 +93,8 @@ func New(ctx context.Context, c Config) (backend.Client, error) {
 		return s3.New(ctx, c.S3)
 	case TypeGCS:
 		return gcs.New(ctx, c.GCS)
+	case TypeHTTP:
+		return httpbackend.New(c.HTTP)
 	default:
 		return fs.New(c.Root)
 	}
@@ -121,12 +139,18 @@ func NewRouter(ctx context.Context, def Config, table []NamespaceConfig) (*Route
 	return r, nil
 }
 
-// For returns the backend of namespace ns.
+// For returns the backend of namespace ns; a backend whose objects depend on the namespace
+// (backend.Namespaced, such as another registry) is given ns.
 func (r *Router) For(ns string) backend.Client {
+	c := r.def
 	for _, row := range r.rows {
 		if row.re.MatchString(ns) {
-			return row.c
+			c = row.c
+			break
 		}
 	}
-	return r.def
+	if n, ok := c.(backend.Namespaced); ok {
+		return n.ForNamespace(ns)
+	}
+	return c
 }
