@@ -376,11 +376,7 @@ func TestReplicaRepair(t *testing.T) {
 	if first.srv.repairs.pendingCount() != 1 {
 		t.Fatalf("%d repairs pending, want 1", first.srv.repairs.pendingCount())
 	}
-	l, err := net.Listen("tcp", second.addr)
-	if err != nil {
-		t.Fatalf("re-listening on %s: %v", second.addr, err)
-	}
-	back := serveOrigin(t, l, second.dir, addrs, 2, first.srv.cfg.Backend.Root)
+	back := restartOrigin(t, second, addrs)
 	// The repair retries with backoff (first retry after retryFirst); wait for it to land.
 	dctx, cancel := context.WithTimeout(ctx, 10*retryFirst)
 	defer cancel()

@@ -38,6 +38,11 @@ type Config struct {
 	UploadTTL time.Duration `yaml:"upload_ttl"`
 	// PieceLengths chooses metainfo piece lengths by blob size (default metainfo.DefaultTable).
 	PieceLengths metainfo.Table `yaml:"piece_lengths"`
+	// RepairInterval is how often the origin fetches the blobs it owns but lacks from its
+	// peers (also once at start-up); default 10m.
+	RepairInterval time.Duration `yaml:"repair_interval"`
+	// RepairBytesPerSec caps the bytes a repair pass fetches per second (default 64 MiB/s).
+	RepairBytesPerSec int64 `yaml:"repair_bytes_per_sec"`
 }
 
 // BackendConfig selects and configures a storage backend (lib/backend/backends).
@@ -48,6 +53,9 @@ const (
 	DefaultListen    = ":15002"
 	DefaultReplicas  = 2
 	DefaultUploadTTL = 24 * time.Hour
+
+	DefaultRepairInterval    = 10 * time.Minute
+	DefaultRepairBytesPerSec = 64 << 20
 )
 
 // DefaultDataDir is where an origin keeps its store unless configured.
@@ -86,6 +94,12 @@ func (c *Config) ApplyDefaults() {
 	if c.PieceLengths == nil {
 		c.PieceLengths = metainfo.DefaultTable
 	}
+	if c.RepairInterval == 0 {
+		c.RepairInterval = DefaultRepairInterval
+	}
+	if c.RepairBytesPerSec == 0 {
+		c.RepairBytesPerSec = DefaultRepairBytesPerSec
+	}
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -117,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadTTL < 0 {
 		return errors.New("origin: upload_ttl must not be negative")
+	}
+	if c.RepairInterval < 0 || c.RepairBytesPerSec < 0 {
+		return errors.New("origin: repair_interval and repair_bytes_per_sec must not be negative")
 	}
 	return c.PieceLengths.Validate()
 }

@@ -10,6 +10,7 @@
 // and statuses of origin/client's table (404 BLOB_NOT_FOUND / UPLOAD_NOT_FOUND, 416
 // OFFSET_MISMATCH, 400 DIGEST_MISMATCH / BAD_REQUEST, 409 NO_METAINFO, 503 UNAVAILABLE).
 //
+//	GET    /blobs?after=D&n=N        JSON page of the blobs on disk after D, in digest order
 //	HEAD   /blobs/{digest}           size in Content-Length; never fetches the blob
 //	GET    /blobs/{digest}           the blob, with Range (sendfile from disk); reads through
 //	PUT    /blobs/{digest}           monolithic upload, Content-Length required, verified → 201
@@ -42,7 +43,9 @@
 // disk (<data_dir>/writeback, one small file per blob, fsynced before the commit is
 // acknowledged) and resumed at start-up, so a crash or restart delays a write-back but never
 // loses it. The replication queue (owners that missed a commit) lives in memory: after a
-// crash such an owner reads the blob through from the backend or its peers when asked.
+// crash such an owner reads the blob through from the backend or its peers when asked, and
+// its repair pass (repair.go: at start-up and every repair_interval, rate-limited) fetches
+// every blob it owns that a peer lists (GET /blobs) but its disk lacks.
 //
 // # Read-through
 //

@@ -37,6 +37,7 @@ type Server struct {
 	writeBack *writeBack
 	repairs   *retryQueue // replicas an owner missed at commit time
 	metaInfos *retryQueue // metainfo computed ahead of the first request
+	repairer  *repairer   // fetches the blobs this origin owns but lacks (repair.go)
 	handler   http.Handler
 	fetches   singleflight.Group
 	metrics   originMetrics
@@ -59,6 +60,7 @@ const janitorInterval = 10 * time.Minute
 
 type originMetrics struct {
 	readThroughHits, readThroughMisses, peerFetches, replicated, replicationFailures, standIns tally.Counter
+	repairRuns, repairedBlobs, repairedBytes, repairFailures                                   tally.Counter
 }
 
 // New opens the origin's store and backend and builds its API.
@@ -81,6 +83,10 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
+	rep, err := newRepairer(cfg.RepairBytesPerSec)
+	if err != nil {
+		return nil, err
+	}
 	ring := hashring.New(cfg.Cluster, cfg.Replicas)
 	peers := make(map[string]client.Client)
 	for _, m := range ring.Members() {
@@ -95,6 +101,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 		writeBack:   newWriteBack(st, be, j, time.Now, log, reg.Scope.SubScope("writeback")),
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
+		repairer:    rep,
 		stopJanitor: stopJanitor,
 		janitorDone: make(chan struct{}),
 		metrics: originMetrics{
@@ -104,9 +111,14 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 			replicated:          reg.Scope.Counter("replicated"),
 			replicationFailures: reg.Scope.Counter("replication_failures"),
 			standIns:            reg.Scope.Counter("replication_stand_ins"),
+			repairRuns:          reg.Scope.Counter("repair_runs"),
+			repairedBlobs:       reg.Scope.Counter("repaired_blobs"),
+			repairedBytes:       reg.Scope.Counter("repaired_bytes"),
+			repairFailures:      reg.Scope.Counter("repair_failures"),
 		},
 	}
 	r := httpserver.NewRouter(reg, log)
+	r.Get("/blobs", s.handle(s.listBlobs))
 	r.Head("/blobs/{digest}", s.handle(s.statBlob))
 	r.Get("/blobs/{digest}", s.handle(s.getBlob))
 	r.Put("/blobs/{digest}", s.handle(s.putBlob))
@@ -131,6 +143,11 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 				addrs = append(addrs, a)
 			}
 			wg.Go(func() { s.health.Probe(jctx, addrs, client.DefaultProbeInterval, nil) })
+			wg.Go(func() {
+				t := time.NewTicker(cfg.RepairInterval)
+				defer t.Stop()
+				s.runRepairs(jctx, t.C)
+			})
 		}
 		st.RunJanitor(jctx, janitorInterval, func(err error) { log.Warn("purging expired uploads", "err", err) })
 		wg.Wait()

@@ -1,0 +1,65 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/docket-p2p/docket/core"
+)
+
+// ListPageMax is the most blobs one page of an origin's blob list holds.
+const ListPageMax = 1000
+
+// maxListBody bounds a list page's JSON: ListPageMax entries of a digest and a size.
+const maxListBody = ListPageMax * 256
+
+// ListPage is one page of the blobs an origin holds on its disk, in digest order.
+type ListPage struct {
+	Blobs []ListedBlob `json:"blobs"`
+	// Next is the digest to list after for the following page; empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// ListedBlob is one blob of a ListPage.
+type ListedBlob struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// Lister is the optional power of a Client to page through the blobs an origin holds.
+type Lister interface {
+	List(ctx context.Context, after string, n int) (ListPage, error)
+}
+
+// List returns up to n blobs (at most ListPageMax) held on the origin's disk after digest
+// after ("" for the first page).
+func (c *httpClient) List(ctx context.Context, after string, n int) (ListPage, error) {
+	q := url.Values{"n": {strconv.Itoa(n)}}
+	if after != "" {
+		q.Set("after", after)
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, c.url("/blobs", "", q), nil)
+	if err != nil {
+		return ListPage{}, err
+	}
+	resp, err := c.do(req, http.StatusOK)
+	if err != nil {
+		return ListPage{}, err
+	}
+	defer resp.Body.Close()
+	var page ListPage
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxListBody)).Decode(&page); err != nil {
+		return ListPage{}, fmt.Errorf("%w: list from %s: %w", ErrUnavailable, c.addr, err)
+	}
+	for _, b := range page.Blobs {
+		if _, err := core.ParseDigest(b.Digest); err != nil || b.Size < 0 {
+			return ListPage{}, fmt.Errorf("origin %s: bad list entry %+v: %v", c.addr, b, err)
+		}
+	}
+	return page, nil
+}
