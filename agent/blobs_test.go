@@ -1,15 +1,20 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/registry"
+	"github.com/docket-p2p/docket/lib/store"
 )
 
 // fakeCache is a cache of files in a directory.
@@ -26,6 +31,8 @@ func (c fakeCache) Stat(d core.Digest) (int64, error) {
 }
 
 func (c fakeCache) Open(d core.Digest) (*os.File, error) { return os.Open(c.path(d)) }
+
+func (c fakeCache) Pin(core.Digest) func() { return func() {} }
 
 // fakeDownloader writes known blobs into the cache and counts calls.
 type fakeDownloader struct {
@@ -72,5 +79,45 @@ func TestBlobsDownloadOnMissOnly(t *testing.T) {
 	}
 	if _, err := b.Open(ctx, "repo", missing); !errors.Is(err, registry.ErrBlobUnknown) {
 		t.Fatalf("Open of an unknown blob = %v", err)
+	}
+}
+
+// TestServedBlobIsPinned: a blob open for serving is never evicted under the disk budget;
+// once closed it is evicted at the next round.
+func TestServedBlobIsPinned(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	st, err := store.New(t.TempDir(), store.Options{Now: clock, Budget: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("layer bytes")
+	d := core.SHA256Digest(content)
+	if err := st.Put(ctx, d, int64(len(content)), bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	b := &blobs{cache: st, dl: &fakeDownloader{}}
+	rc, err := b.Open(ctx, "repo", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(2 * store.DefaultEvictGrace)
+	mu.Unlock()
+	if n, err := st.Evict(); n != 0 || err != nil {
+		t.Fatalf("Evict while served = %d, %v", n, err)
+	}
+	got, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("served %q, %v", got, err)
+	}
+	rc.Close()
+	if n, err := st.Evict(); n != 1 || err != nil {
+		t.Fatalf("Evict after close = %d, %v; want 1", n, err)
+	}
+	if _, err := st.Stat(d); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Stat after eviction: %v", err)
 	}
 }

@@ -19,6 +19,9 @@ type Config struct {
 	Replicas int `yaml:"replicas"`
 	// BuildIndex is the build-index's host:port, which resolves tags (default "127.0.0.1:15004").
 	BuildIndex string `yaml:"build_index"`
+	// DiskBudget is how many bytes of blobs the cache keeps (default 0: no bound). Past it,
+	// least-recently-used blobs are evicted, never one being served or seeded.
+	DiskBudget int64 `yaml:"disk_budget"`
 }
 
 // Defaults, applied by ApplyDefaults.
@@ -66,6 +69,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.BuildIndex); err != nil {
 		return fmt.Errorf("agent: build_index %q: %w", c.BuildIndex, err)
+	}
+	if c.DiskBudget < 0 {
+		return errors.New("agent: disk_budget must not be negative")
 	}
 	return nil
 }

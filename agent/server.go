@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/docket-p2p/docket/agent/httpdownload"
 	"github.com/docket-p2p/docket/buildindex/client"
@@ -24,7 +25,14 @@ type Server struct {
 	cfg     Config
 	dl      *httpdownload.Downloader
 	handler http.Handler
+
+	stopEvictor context.CancelFunc
+	evictorDone chan struct{}
 }
+
+// evictInterval is how often the agent evicts blobs past its disk budget, besides after
+// every download.
+const evictInterval = time.Minute
 
 // New opens the agent's cache and wires the read-only registry API to it.
 func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
@@ -32,7 +40,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := store.New(cfg.DataDir, store.Options{Scope: reg.Scope.SubScope("store")})
+	st, err := store.New(cfg.DataDir, store.Options{Scope: reg.Scope.SubScope("store"), Budget: cfg.DiskBudget})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
@@ -51,7 +59,13 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r := httpserver.NewRouter(reg, log)
 	r.Handle("/v2", api)
 	r.Handle("/v2/*", api)
-	return &Server{cfg: cfg, dl: dl, handler: r}, nil
+	ectx, stop := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, dl: dl, handler: r, stopEvictor: stop, evictorDone: make(chan struct{})}
+	go func() {
+		defer close(s.evictorDone)
+		st.RunEvictor(ectx, evictInterval, func(err error) { log.Warn("evicting blobs", "err", err) })
+	}()
+	return s, nil
 }
 
 // Handler returns the agent's HTTP handler.
@@ -62,5 +76,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close stops the downloads in progress and waits for them to end.
-func (s *Server) Close() error { return s.dl.Close() }
+// Close stops the evictor and the downloads in progress and waits for them to end.
+func (s *Server) Close() error {
+	s.stopEvictor()
+	<-s.evictorDone
+	return s.dl.Close()
+}

@@ -43,6 +43,15 @@ type Config struct {
 	RepairInterval time.Duration `yaml:"repair_interval"`
 	// RepairBytesPerSec caps the bytes a repair pass fetches per second (default 64 MiB/s).
 	RepairBytesPerSec int64 `yaml:"repair_bytes_per_sec"`
+	// DiskBudget is how many bytes of blobs the origin keeps on disk (default 0: no bound).
+	// Past it, least-recently-used blobs that are already written back to the backend are
+	// evicted; a later read fetches them through again. Blobs not yet written back stay,
+	// even over budget.
+	DiskBudget int64 `yaml:"disk_budget"`
+
+	// Now is the clock deciding upload expiry, eviction and write-back times (default
+	// time.Now); tests inject it.
+	Now func() time.Time `yaml:"-"`
 }
 
 // BackendConfig selects and configures a storage backend (lib/backend/backends).
@@ -100,6 +109,9 @@ func (c *Config) ApplyDefaults() {
 	if c.RepairBytesPerSec == 0 {
 		c.RepairBytesPerSec = DefaultRepairBytesPerSec
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -134,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RepairInterval < 0 || c.RepairBytesPerSec < 0 {
 		return errors.New("origin: repair_interval and repair_bytes_per_sec must not be negative")
+	}
+	if c.DiskBudget < 0 {
+		return errors.New("origin: disk_budget must not be negative")
 	}
 	return c.PieceLengths.Validate()
 }

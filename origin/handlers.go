@@ -91,6 +91,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ns := r.URL.Query().Get("ns")
+	defer s.store.Pin(d)() // not evicted while served
 	if _, err := s.store.Stat(d); err != nil && r.Header.Get("Range") == "" {
 		// A whole-blob miss streams while it is read through; a range waits for the blob.
 		written, err := s.streamThrough(w, r, ns, d, allowPeers(r))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docket-p2p/docket/core"
@@ -31,8 +32,14 @@ const journalTempPrefix = ".tmp-"
 // (namespace, digest), written durably before a commit is acknowledged and removed once the
 // blob is in the backend. At start-up every entry is queued again, so write-back survives a
 // crash or restart of the origin.
+//
+// It also keeps in memory which digests are owed (to any namespace's backend), so the
+// store's disk budget can ask cheaply which blobs must stay (owes).
 type journal struct {
 	dir string
+
+	mu   sync.Mutex
+	owed map[core.Digest]map[string]bool // digest → namespaces it is owed to
 }
 
 // journalEntry is one blob owed to the backend of its namespace.
@@ -46,7 +53,7 @@ func openJournal(dir string) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("write-back journal: %w", err)
 	}
-	return &journal{dir: dir}, nil
+	return &journal{dir: dir, owed: make(map[core.Digest]map[string]bool)}, nil
 }
 
 // path names an entry by a hash of its namespace and digest: fixed length whatever the
@@ -58,6 +65,8 @@ func (j *journal) path(ns string, d core.Digest) string {
 
 // add records e durably: temp file, fsync, rename, directory fsync.
 func (j *journal) add(e journalEntry) error {
+	// Owed from now on, even if the entry cannot be written: the blob is queued anyway.
+	j.mark(e.NS, e.Digest, true)
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("write-back journal: %w", err)
@@ -90,10 +99,35 @@ func (j *journal) add(e journalEntry) error {
 // remove forgets an entry. It is not made durable: an entry that comes back after a crash is
 // written back again, which finds the blob in the backend and uploads nothing.
 func (j *journal) remove(ns string, d core.Digest) error {
+	j.mark(ns, d, false)
 	if err := os.Remove(j.path(ns, d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("write-back journal: %w", err)
 	}
 	return nil
+}
+
+// mark records that d is (owed) or is no longer owed to namespace ns's backend.
+func (j *journal) mark(ns string, d core.Digest, owed bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if owed {
+		if j.owed[d] == nil {
+			j.owed[d] = make(map[string]bool)
+		}
+		j.owed[d][ns] = true
+		return
+	}
+	delete(j.owed[d], ns)
+	if len(j.owed[d]) == 0 {
+		delete(j.owed, d)
+	}
+}
+
+// owes reports whether d is not yet written back to some namespace's backend.
+func (j *journal) owes(d core.Digest) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.owed[d]) > 0
 }
 
 // entries returns every recorded entry. Temp files left by a crash are removed; an entry
@@ -119,6 +153,7 @@ func (j *journal) entries() (es []journalEntry, bad []error, err error) {
 			continue
 		}
 		es = append(es, e)
+		j.mark(e.NS, e.Digest, true)
 	}
 	return es, bad, nil
 }

@@ -106,6 +106,11 @@ func (s *Server) repairFrom(ctx context.Context, p client.Client, l client.Liste
 			if _, err := s.store.Stat(d); err == nil {
 				continue
 			}
+			if used, budget := s.store.Usage(); budget > 0 && used+b.Size > budget {
+				// Under a disk budget a missing blob may have been evicted on purpose; a
+				// copy that does not fit would only push out another. Reads fetch it.
+				continue
+			}
 			if err := s.repairBlob(ctx, p, d); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

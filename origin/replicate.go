@@ -155,6 +155,7 @@ func (s *Server) pushReplica(ctx context.Context, o client.Client, ns string, d 
 			return nil
 		}
 	}
+	defer s.store.Pin(d)()
 	f, err := s.store.Open(d)
 	if err != nil {
 		return err

@@ -58,6 +58,10 @@ const metaInfoWorkers = 1
 // janitorInterval is how often the origin purges expired uploads and orphaned temp files.
 const janitorInterval = 10 * time.Minute
 
+// evictInterval is how often the origin evicts blobs past its disk budget, besides after
+// every new blob.
+const evictInterval = time.Minute
+
 type originMetrics struct {
 	readThroughHits, readThroughMisses, peerFetches, replicated, replicationFailures, standIns tally.Counter
 	repairRuns, repairedBlobs, repairedBytes, repairFailures                                   tally.Counter
@@ -69,17 +73,19 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// The journal comes first: the store's budget never evicts a blob it still owes.
+	j, err := openJournal(filepath.Join(cfg.DataDir, journalDir))
+	if err != nil {
+		return nil, fmt.Errorf("origin: %w", err)
+	}
 	st, err := store.New(cfg.DataDir, store.Options{
 		Scope: reg.Scope.SubScope("store"), UploadTTL: cfg.UploadTTL, PieceLengths: cfg.PieceLengths,
+		Now: cfg.Now, Budget: cfg.DiskBudget, Keep: j.owes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
 	be, err := backends.NewRouter(context.Background(), cfg.Backend, cfg.Namespaces)
-	if err != nil {
-		return nil, fmt.Errorf("origin: %w", err)
-	}
-	j, err := openJournal(filepath.Join(cfg.DataDir, journalDir))
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
@@ -98,7 +104,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, store: st, backends: be, ring: ring, peers: peers,
 		health:      client.NewHealth(nil),
-		writeBack:   newWriteBack(st, be, j, time.Now, log, reg.Scope.SubScope("writeback")),
+		writeBack:   newWriteBack(st, be, j, cfg.Now, log, reg.Scope.SubScope("writeback")),
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
 		repairer:    rep,
@@ -149,6 +155,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 				s.runRepairs(jctx, t.C)
 			})
 		}
+		wg.Go(func() { st.RunEvictor(jctx, evictInterval, func(err error) { log.Warn("evicting blobs", "err", err) }) })
 		st.RunJanitor(jctx, janitorInterval, func(err error) { log.Warn("purging expired uploads", "err", err) })
 		wg.Wait()
 	}()
