@@ -42,7 +42,8 @@
 // asynchronously, retried with exponential backoff. The write-back queue is journalled on
 // disk (<data_dir>/writeback, one small file per blob, fsynced before the commit is
 // acknowledged) and resumed at start-up, so a crash or restart delays a write-back but never
-// loses it. The replication queue (owners that missed a commit) lives in memory: after a
+// loses it. Gauges writeback.queue_depth (blobs owed) and writeback.oldest_age_seconds (how
+// long the oldest of them has waited) show a backend falling behind. The replication queue (owners that missed a commit) lives in memory: after a
 // crash such an owner reads the blob through from the backend or its peers when asked, and
 // its repair pass (repair.go: at start-up and every repair_interval, rate-limited) fetches
 // every blob it owns that a peer lists (GET /blobs) but its disk lacks.

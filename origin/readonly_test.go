@@ -89,7 +89,7 @@ func TestReadOnlyBackend(t *testing.T) {
 	if err := srv.writeBack.journal.add(journalEntry{NS: "mirror/app", Digest: d, Queued: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	srv.writeBack.schedule("mirror/app", d)
+	srv.writeBack.schedule("mirror/app", d, time.Now())
 	assertJournalEmpty(t, srv)
 
 	// Deleting removes the origin's copy; the web server's is not the origin's to delete.

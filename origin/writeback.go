@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/uber-go/tally/v4"
@@ -32,13 +33,50 @@ type writeBack struct {
 	now      func() time.Time
 	log      *slog.Logger
 	q        *retryQueue
+
+	// oldest reports, in seconds, how long the oldest blob still owed to the backend has been
+	// waiting (0 when none is); it is updated whenever a blob is queued, tried or written.
+	oldest tally.Gauge
+	mu     sync.Mutex
+	since  map[string]time.Time // queue key → when the blob was first owed
 }
 
 func newWriteBack(st *store.Store, be backendRouter, j *journal, now func() time.Time, log *slog.Logger, scope tally.Scope) *writeBack {
 	return &writeBack{
 		store: st, backends: be, journal: j, now: now, log: log,
-		q: newRetryQueue("write-back", writeBackWorkers, writeBackDrainTimeout, log, scope),
+		q:      newRetryQueue("write-back", writeBackWorkers, writeBackDrainTimeout, log, scope),
+		oldest: scope.Gauge("oldest_age_seconds"), since: make(map[string]time.Time),
 	}
+}
+
+// owed records that the blob of queue key k has been owed since t (the earliest time wins)
+// and refreshes the age gauge.
+func (w *writeBack) owed(k string, t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if old, ok := w.since[k]; !ok || t.Before(old) {
+		w.since[k] = t
+	}
+	w.updateOldest()
+}
+
+// settled forgets the blob of queue key k (written back or dropped) and refreshes the gauge.
+func (w *writeBack) settled(k string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.since, k)
+	w.updateOldest()
+}
+
+// updateOldest sets the gauge to how long the oldest blob still owed has waited (0 if none
+// is); mu is held.
+func (w *writeBack) updateOldest() {
+	var age time.Duration
+	now := w.now()
+	for _, t := range w.since {
+		age = max(age, now.Sub(t))
+	}
+	w.oldest.Update(age.Seconds())
 }
 
 // enqueue records d in the journal as owed to the backend of namespace ns, then schedules
@@ -54,19 +92,24 @@ func (w *writeBack) enqueue(ns string, d core.Digest) error {
 		w.log.Debug("no write-back: the namespace's backend is read-only", "digest", d, "ns", ns)
 		return nil
 	}
-	err := w.journal.add(journalEntry{NS: ns, Digest: d, Queued: w.now()})
-	w.schedule(ns, d)
+	now := w.now()
+	err := w.journal.add(journalEntry{NS: ns, Digest: d, Queued: now})
+	w.schedule(ns, d, now)
 	return err
 }
 
-// schedule queues the write-back of a journalled blob.
-func (w *writeBack) schedule(ns string, d core.Digest) {
-	w.q.enqueue(job{key: ns + " " + d.String(), run: func(ctx context.Context) error {
+// schedule queues the write-back of a journalled blob, owed since queued.
+func (w *writeBack) schedule(ns string, d core.Digest, queued time.Time) {
+	key := ns + " " + d.String()
+	w.owed(key, queued)
+	w.q.enqueue(job{key: key, run: func(ctx context.Context) error {
+		w.owed(key, queued) // refreshes the age on every attempt
 		err := w.copy(ctx, w.backends.For(ns), d)
 		if err == nil || errors.Is(err, errDrop) {
 			if jerr := w.journal.remove(ns, d); jerr != nil {
 				w.log.Warn("forgetting a written-back blob", "digest", d, "ns", ns, "err", jerr)
 			}
+			w.settled(key)
 		}
 		return err
 	}})
@@ -82,7 +125,7 @@ func (w *writeBack) recover() error {
 		w.log.Warn("dropping a damaged write-back journal entry", "err", e)
 	}
 	for _, e := range es {
-		w.schedule(e.NS, e.Digest)
+		w.schedule(e.NS, e.Digest, e.Queued)
 	}
 	if len(es) > 0 {
 		w.log.Info("resuming write-back", "blobs", len(es))
