@@ -7,6 +7,11 @@ import "fmt"
 // hashes) that also carries SHA-256 piece hashes, which Docket peers verify. lib/metainfo
 // computes it from the blob and encodes it; InfoHash is the SHA-1 of that encoding's info
 // dictionary.
+//
+// A stock BitTorrent v1 torrent that Docket did not write (metainfo.ParseTorrent, for
+// `docket get`) has no SHA-256 piece hashes: PieceSHA256 is empty and its pieces are verified
+// by SHA-1, the only hash it carries; Digest is zero unless its name is a digest. Docket's own
+// metainfo always has both.
 type MetaInfo struct {
 	Digest      Digest
 	Length      int64
@@ -32,7 +37,7 @@ func (m *MetaInfo) PieceSize(i int) int64 {
 
 // Validate checks that the piece counts agree with the length and piece length.
 func (m *MetaInfo) Validate() error {
-	if m.Digest.IsZero() {
+	if m.Digest.IsZero() && !m.StockV1() {
 		return fmt.Errorf("metainfo: %w: empty digest", ErrInvalidDigest)
 	}
 	if m.Length < 0 || m.PieceLength <= 0 {
@@ -42,9 +47,12 @@ func (m *MetaInfo) Validate() error {
 	if m.Length == 0 {
 		want = 0
 	}
-	if len(m.PieceSHA1) != want || len(m.PieceSHA256) != want {
+	if len(m.PieceSHA1) != want || (len(m.PieceSHA256) != want && !m.StockV1()) {
 		return fmt.Errorf("metainfo %s: %d sha1 and %d sha256 piece hashes, want %d",
 			m.Digest, len(m.PieceSHA1), len(m.PieceSHA256), want)
 	}
 	return nil
 }
+
+// StockV1 reports whether m is a stock v1 torrent without SHA-256 piece hashes.
+func (m *MetaInfo) StockV1() bool { return len(m.PieceSHA256) == 0 && len(m.PieceSHA1) > 0 }

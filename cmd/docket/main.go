@@ -55,6 +55,7 @@ func commands() []command {
 		{"config", "configuration tools: `config validate COMPONENT FILE`, `config defaults COMPONENT`", runConfig},
 		{"bench", "benchmarks: `bench registry`, `bench swarm` (and `bench fetch`, run by the swarm)", runBench},
 		{"health", "check a component: `health HOST:PORT` exits 0 if its /health answers 200", runHealth},
+		{"get", "download a .torrent's file from its swarm, verified: `get FILE.torrent`", runGet},
 		{"torrent", "write a blob's .torrent for stock BitTorrent clients: `torrent DIGEST`", runTorrent},
 		{"version", "print the version", runVersion},
 	}

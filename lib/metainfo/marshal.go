@@ -39,6 +39,9 @@ func infoValue(m *core.MetaInfo) (bencode.Value, error) {
 	if err := m.Validate(); err != nil {
 		return bencode.Value{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	if m.StockV1() {
+		return bencode.Value{}, fmt.Errorf("%w: a stock torrent without SHA-256 piece hashes is not re-encoded", ErrInvalid)
+	}
 	sha1s := make([]byte, 0, 20*len(m.PieceSHA1))
 	for i := range m.PieceSHA1 {
 		sha1s = append(sha1s, m.PieceSHA1[i][:]...)
@@ -174,43 +177,25 @@ func parseInfo(iv bencode.Value) (*core.MetaInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: name: %v", ErrInvalid, err)
 	}
-	length, err := iv.GetInt(keyLength)
+	v1, err := parseV1(iv, name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	pieceLength, err := iv.GetInt(keyPieceLength)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if err := checkBounds(length, pieceLength); err != nil {
-		return nil, fmt.Errorf("%s: %w", d, err)
+		return nil, err
 	}
 	if p, err := iv.GetInt(keyPrivate); err != nil || p != 1 {
 		return nil, fmt.Errorf("%w: private must be 1 (got %d, %v)", ErrInvalid, p, err)
 	}
-	n := int((length-1)/pieceLength + 1)
-	sha1s, err := iv.GetBytes(keyPieces)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
+	n := v1.NumPieces()
 	sha256s, err := iv.GetBytes(keySHA256Pieces)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if len(sha1s) != 20*n || len(sha256s) != 32*n {
-		return nil, fmt.Errorf("%w: %s: %d bytes of SHA-1 and %d bytes of SHA-256 piece hashes for %d pieces",
-			ErrInvalid, d, len(sha1s), len(sha256s), n)
+	if len(sha256s) != 32*n {
+		return nil, fmt.Errorf("%w: %s: %d bytes of SHA-256 piece hashes for %d pieces", ErrInvalid, d, len(sha256s), n)
 	}
-	m := &core.MetaInfo{
-		Digest:      d,
-		Length:      length,
-		PieceLength: pieceLength,
-		PieceSHA1:   make([][20]byte, n),
-		PieceSHA256: make([][32]byte, n),
-		InfoHash:    sha1.Sum(iv.Raw()),
-	}
+	m := v1
+	m.Digest = d
+	m.PieceSHA256 = make([][32]byte, n)
 	for i := range n {
-		copy(m.PieceSHA1[i][:], sha1s[20*i:])
 		copy(m.PieceSHA256[i][:], sha256s[32*i:])
 	}
 	if err := m.Validate(); err != nil {

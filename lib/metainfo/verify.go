@@ -9,10 +9,15 @@ import (
 )
 
 // VerifyPiece checks that data is piece i of m: its length and its SHA-256, which is what
-// Docket peers trust (ErrPieceMismatch otherwise; ErrInvalid for an index out of range).
+// Docket peers trust (ErrPieceMismatch otherwise; ErrInvalid for an index out of range). A
+// stock v1 torrent (m.StockV1, from ParseTorrent) carries no SHA-256 piece hashes; its pieces
+// are checked by SHA-1, the only hash it has.
 func VerifyPiece(m *core.MetaInfo, i int, data []byte) error {
 	if i < 0 || i >= m.NumPieces() {
 		return fmt.Errorf("%w: piece %d of %d", ErrInvalid, i, m.NumPieces())
+	}
+	if m.StockV1() {
+		return VerifyPieceSHA1(m, i, data)
 	}
 	if int64(len(data)) != m.PieceSize(i) {
 		return fmt.Errorf("%w: piece %d has %d bytes, want %d", ErrPieceMismatch, i, len(data), m.PieceSize(i))

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docket-p2p/docket/core"
@@ -32,8 +33,9 @@ var ErrNotFound = errors.New("tracker: metainfo not found")
 
 // Client talks to one tracker.
 type Client struct {
-	base string // http://host:port
-	hc   *http.Client
+	base     string // http://host:port
+	announce string // the announce URL
+	hc       *http.Client
 }
 
 // New returns a client of the tracker at addr (host:port).
@@ -41,7 +43,20 @@ func New(addr string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Client{base: "http://" + addr, hc: hc}
+	return &Client{base: "http://" + addr, announce: "http://" + addr + "/announce", hc: hc}
+}
+
+// NewAnnounceURL returns a client that announces to a .torrent's announce URL, which may be
+// any BEP 3 HTTP tracker (opentracker, ...); MetaInfo then asks that URL's host.
+func NewAnnounceURL(announce string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(announce)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: announce URL %q: want http(s)://host:port/path", ErrTracker, announce)
+	}
+	c := New(u.Host, hc)
+	c.base = u.Scheme + "://" + u.Host
+	c.announce = announce
+	return c, nil
 }
 
 // AnnounceRequest is what a peer tells the tracker.
@@ -81,7 +96,11 @@ func (c *Client) Announce(ctx context.Context, r AnnounceRequest) (AnnounceRespo
 	if r.Origin {
 		q.Set("origin", "1")
 	}
-	body, err := c.get(ctx, "/announce?"+q.Encode(), maxAnnounceResponse)
+	sep := "?"
+	if strings.Contains(c.announce, "?") {
+		sep = "&"
+	}
+	body, err := c.get(ctx, c.announce+sep+q.Encode(), maxAnnounceResponse)
 	if err != nil {
 		return AnnounceResponse{}, err
 	}
@@ -131,7 +150,7 @@ func ParseAnnounceResponse(body []byte) (AnnounceResponse, error) {
 
 // MetaInfo fetches a blob's metainfo; ns is the blob's repository.
 func (c *Client) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
-	body, err := c.get(ctx, "/metainfo/"+d.String()+"?"+url.Values{"ns": {ns}}.Encode(), maxMetaInfoResponse)
+	body, err := c.get(ctx, c.base+"/metainfo/"+d.String()+"?"+url.Values{"ns": {ns}}.Encode(), maxMetaInfoResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -145,8 +164,8 @@ func (c *Client) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.
 	return m, nil
 }
 
-func (c *Client) get(ctx context.Context, path string, limit int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
