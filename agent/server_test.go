@@ -47,7 +47,7 @@ func startOrigin(t *testing.T) *testOrigin {
 		t.Fatal(err)
 	}
 	o := &testOrigin{addr: l.Addr().String(), gets: make(map[string]int)}
-	o.srv, err = origin.New(origin.Config{Listen: o.addr, DataDir: t.TempDir(), Replicas: 1}, discard, metrics.NewNop())
+	o.srv, err = origin.New(origin.Config{Listen: o.addr, PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, DataDir: t.TempDir(), Replicas: 1}, discard, metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/metainfo"
+	"github.com/docket-p2p/docket/lib/scheduler"
 )
 
 // Config is an origin's configuration (config/origin.yaml).
@@ -36,6 +37,21 @@ type Config struct {
 	Namespaces []backends.NamespaceConfig `yaml:"namespaces"`
 	// UploadTTL is how long an untouched upload is kept (default 24h).
 	UploadTTL time.Duration `yaml:"upload_ttl"`
+	// PeerListen is the BitTorrent peer listener's address, where the origin seeds every blob
+	// it holds (default ":15005").
+	PeerListen string `yaml:"peer_listen"`
+	// Tracker is the tracker's host:port, announced to as a seeder (origin=1) for every blob
+	// in use; "none" announces nothing (default "127.0.0.1:15003").
+	Tracker string `yaml:"tracker"`
+	// AnnounceInterval is how often a blob in use is announced again (default 10s; keep it
+	// well under the tracker's peer_ttl).
+	AnnounceInterval time.Duration `yaml:"announce_interval"`
+	// AnnounceIdle is how long a blob stays announced after it was last committed, read
+	// through, asked for its metainfo or by a peer (default 1h). Other blobs are still seeded
+	// to any peer that asks, only not announced.
+	AnnounceIdle time.Duration `yaml:"announce_idle"`
+	// Scheduler tunes the peer engine (connection limits, timeouts, bandwidth).
+	Scheduler scheduler.Config `yaml:"scheduler"`
 	// PieceLengths chooses metainfo piece lengths by blob size (default metainfo.DefaultTable).
 	PieceLengths metainfo.Table `yaml:"piece_lengths"`
 	// RepairInterval is how often the origin fetches the blobs it owns but lacks from its
@@ -65,7 +81,14 @@ const (
 
 	DefaultRepairInterval    = 10 * time.Minute
 	DefaultRepairBytesPerSec = 64 << 20
+	DefaultPeerListen       = ":15005"
+	DefaultTracker          = "127.0.0.1:15003"
+	DefaultAnnounceInterval = 10 * time.Second
+	DefaultAnnounceIdle     = time.Hour
 )
+
+// TrackerNone as the tracker turns announces off.
+const TrackerNone = "none"
 
 // DefaultDataDir is where an origin keeps its store unless configured.
 var DefaultDataDir = filepath.Join("docket-data", "origin")
@@ -112,6 +135,19 @@ func (c *Config) ApplyDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.PeerListen == "" {
+		c.PeerListen = DefaultPeerListen
+	}
+	if c.Tracker == "" {
+		c.Tracker = DefaultTracker
+	}
+	if c.AnnounceInterval == 0 {
+		c.AnnounceInterval = DefaultAnnounceInterval
+	}
+	if c.AnnounceIdle == 0 {
+		c.AnnounceIdle = DefaultAnnounceIdle
+	}
+	c.Scheduler.ApplyDefaults()
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -149,6 +185,20 @@ func (c *Config) Validate() error {
 	}
 	if c.DiskBudget < 0 {
 		return errors.New("origin: disk_budget must not be negative")
+	}
+	if _, _, err := net.SplitHostPort(c.PeerListen); err != nil {
+		return fmt.Errorf("origin: peer_listen %q: %w", c.PeerListen, err)
+	}
+	if c.Tracker != TrackerNone {
+		if _, _, err := net.SplitHostPort(c.Tracker); err != nil {
+			return fmt.Errorf("origin: tracker %q: %w", c.Tracker, err)
+		}
+	}
+	if c.AnnounceInterval <= 0 || c.AnnounceIdle <= 0 {
+		return errors.New("origin: announce_interval and announce_idle must be positive")
+	}
+	if err := c.Scheduler.Validate(); err != nil {
+		return fmt.Errorf("origin: %w", err)
 	}
 	return c.PieceLengths.Validate()
 }

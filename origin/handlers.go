@@ -170,6 +170,7 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Delete(d); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	s.seeder.forget(d)
 	// A read-only backend (another registry, a web server) is not ours to delete from.
 	if err := s.backendFor(r.URL.Query().Get("ns")).Delete(r.Context(), blobName(d)); err != nil && !errors.Is(err, backend.ErrReadOnly) {
 		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
@@ -203,6 +204,7 @@ func (s *Server) getMetaInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.seeder.hold(m, false)
 	b, err := metainfo.Marshal(m)
 	if err != nil {
 		return err

@@ -65,6 +65,7 @@ func serveOrigin(t *testing.T, l net.Listener, dir string, addrs []string, repli
 	addr := l.Addr().String()
 	srv, err := New(Config{
 		Listen: addr, DataDir: dir, Self: addr, Cluster: addrs, Replicas: replicas,
+		PeerListen: "127.0.0.1:0", Tracker: TrackerNone,
 		Backend: BackendConfig{Type: "fs", Root: backendRoot},
 	}, slog.New(slog.DiscardHandler), metrics.NewNop())
 	if err != nil {

@@ -26,6 +26,7 @@ func startConfigured(t *testing.T, cfg Config) (*Server, client.Client) {
 		t.Fatal(err)
 	}
 	cfg.Listen = l.Addr().String()
+	cfg.PeerListen, cfg.Tracker = "127.0.0.1:0", TrackerNone
 	srv, err := New(cfg, slog.New(slog.DiscardHandler), metrics.NewNop())
 	if err != nil {
 		l.Close()

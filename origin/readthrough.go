@@ -102,7 +102,11 @@ func (s *Server) ensureLocal(ctx context.Context, ns string, d core.Digest, peer
 	ch := s.fetches.DoChan(s.fetchKey(ns, d, peers), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readThroughTimeout)
 		defer cancel()
-		return nil, s.fetch(fctx, ns, d, peers)
+		err := s.fetch(fctx, ns, d, peers)
+		if err == nil {
+			s.precomputeMetaInfo(d)
+		}
+		return nil, err
 	})
 	select {
 	case <-ctx.Done():

@@ -38,6 +38,7 @@ type Server struct {
 	repairs   *retryQueue // replicas an owner missed at commit time
 	metaInfos *retryQueue // metainfo computed ahead of the first request
 	repairer  *repairer   // fetches the blobs this origin owns but lacks (repair.go)
+	seeder    *seeder     // the peer side: super-seeds and announces
 	handler   http.Handler
 	fetches   singleflight.Group
 	metrics   originMetrics
@@ -100,11 +101,16 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 			peers[m] = client.NewPeer(m, nil)
 		}
 	}
+	sd, err := newSeeder(cfg, st, log, reg.Scope.SubScope("p2p"))
+	if err != nil {
+		return nil, err
+	}
 	jctx, stopJanitor := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, log: log, store: st, backends: be, ring: ring, peers: peers,
 		health:      client.NewHealth(nil),
 		writeBack:   newWriteBack(st, be, j, cfg.Now, log, reg.Scope.SubScope("writeback")),
+		seeder:      sd,
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
 		repairer:    rep,
@@ -156,6 +162,11 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 			})
 		}
 		wg.Go(func() { st.RunEvictor(jctx, evictInterval, func(err error) { log.Warn("evicting blobs", "err", err) }) })
+		wg.Go(func() {
+			if err := s.seeder.rebuild(jctx); err != nil && jctx.Err() == nil {
+				log.Warn("rebuilding the info-hash index", "err", err)
+			}
+		})
 		st.RunJanitor(jctx, janitorInterval, func(err error) { log.Warn("purging expired uploads", "err", err) })
 		wg.Wait()
 	}()
@@ -165,16 +176,28 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 // Handler returns the origin's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves the origin API on l until ctx ends.
+// Serve serves the origin API on l, and peers on the peer listener, until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return httpserver.Serve(ctx, l, s.handler)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	peerErr := make(chan error, 1)
+	go func() { peerErr <- s.seeder.run(ctx) }()
+	err := httpserver.Serve(ctx, l, s.handler)
+	cancel()
+	return errors.Join(err, <-peerErr)
 }
+
+// PeerAddr is the address of the origin's peer listener.
+func (s *Server) PeerAddr() net.Addr { return s.seeder.l.Addr() }
 
 // Close stops the upload janitor, the replication repairs and the write-back workers, after
 // giving the queues a bounded time to drain.
 func (s *Server) Close() error {
 	s.stopJanitor()
 	<-s.janitorDone
+	if s.seeder != nil {
+		s.seeder.l.Close()
+	}
 	s.repairs.close()
 	s.metaInfos.close()
 	s.writeBack.close()
@@ -202,7 +225,10 @@ func (s *Server) Store() *store.Store { return s.store }
 // metainfo is computed on demand then.
 func (s *Server) precomputeMetaInfo(d core.Digest) {
 	s.metaInfos.enqueue(job{key: d.String(), run: func(ctx context.Context) error {
-		_, err := s.store.MetaInfo(ctx, d)
+		m, err := s.store.MetaInfo(ctx, d)
+		if err == nil {
+			s.seeder.hold(m, false)
+		}
 		if err == nil || errors.Is(err, metainfo.ErrEmpty) {
 			return nil
 		}

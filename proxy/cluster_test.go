@@ -43,7 +43,7 @@ func startStack(t *testing.T, n, r int) *stack {
 	backendRoot := t.TempDir()
 	st := &stack{}
 	for i, l := range ls {
-		o, err := origin.New(origin.Config{Listen: addrs[i], Self: addrs[i], Cluster: addrs, Replicas: r,
+		o, err := origin.New(origin.Config{Listen: addrs[i], PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, Self: addrs[i], Cluster: addrs, Replicas: r,
 			DataDir: t.TempDir(), Backend: origin.BackendConfig{Type: "fs", Root: backendRoot}}, log, metrics.NewNop())
 		if err != nil {
 			t.Fatal(err)

@@ -55,7 +55,7 @@ func TestPushPullThreeOrigins(t *testing.T) {
 	backend := t.TempDir()
 	origins := make([]*origin.Server, 3)
 	for i, l := range ls {
-		o, err := origin.New(origin.Config{Listen: addrs[i], Self: addrs[i], Cluster: addrs, Replicas: 2, DataDir: t.TempDir(),
+		o, err := origin.New(origin.Config{Listen: addrs[i], PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, Self: addrs[i], Cluster: addrs, Replicas: 2, DataDir: t.TempDir(),
 			Backend: origin.BackendConfig{Type: "fs", Root: backend}}, log, metrics.NewNop())
 		if err != nil {
 			t.Fatal(err)

@@ -192,7 +192,7 @@ func TestMetaInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	oaddr := ol.Addr().String()
-	o, err := origin.New(origin.Config{Listen: oaddr, DataDir: t.TempDir(), Replicas: 1}, slog.New(slog.DiscardHandler), metrics.NewNop())
+	o, err := origin.New(origin.Config{Listen: oaddr, PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, DataDir: t.TempDir(), Replicas: 1}, slog.New(slog.DiscardHandler), metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func countingOrigin(t *testing.T) (addr string, srv *origin.Server, gets *atomic
 		t.Fatal(err)
 	}
 	addr = l.Addr().String()
-	srv, err = origin.New(origin.Config{Listen: addr, DataDir: t.TempDir(), Replicas: 1},
+	srv, err = origin.New(origin.Config{Listen: addr, PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, DataDir: t.TempDir(), Replicas: 1},
 		slog.New(slog.DiscardHandler), metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package devcluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 
 	"github.com/docket-p2p/docket/agent"
@@ -70,6 +71,9 @@ func componentConfig(c *Cluster, comp Component, o Options) (config.Config, erro
 			Cluster:  []string{c.Origin},
 			Replicas: 1,
 			Backend:  origin.BackendConfig{Type: "fs", Root: filepath.Join(o.DataDir, backendDir)},
+			// The peer listener takes a free port: several dev clusters may share a host.
+			PeerListen: net.JoinHostPort(o.Host, "0"),
+			Tracker:    c.Tracker,
 		}
 	case NameBuildIndex:
 		cfg = &buildindex.Config{
