@@ -81,10 +81,10 @@ const (
 
 	DefaultRepairInterval    = 10 * time.Minute
 	DefaultRepairBytesPerSec = 64 << 20
-	DefaultPeerListen       = ":15005"
-	DefaultTracker          = "127.0.0.1:15003"
-	DefaultAnnounceInterval = 10 * time.Second
-	DefaultAnnounceIdle     = time.Hour
+	DefaultPeerListen        = ":15005"
+	DefaultTracker           = "127.0.0.1:15003"
+	DefaultAnnounceInterval  = 10 * time.Second
+	DefaultAnnounceIdle      = time.Hour
 )
 
 // TrackerNone as the tracker turns announces off.

@@ -88,8 +88,9 @@ func TestOriginSeedsCommittedBlobs(t *testing.T) {
 	tc := trackerclient.New(trackerAddr, nil)
 	peerPort := uint16(o.srv.PeerAddr().(*net.TCPAddr).Port)
 	var peers []netip.AddrPort
+	probe := core.NewPeerID()
 	for range 200 { // the announce runs in the background after the commit
-		resp, err := tc.Announce(ctx, trackerclient.AnnounceRequest{InfoHash: m.InfoHash, PeerID: core.NewPeerID(), Port: 1, Left: m.Length})
+		resp, err := tc.Announce(ctx, trackerclient.AnnounceRequest{InfoHash: m.InfoHash, PeerID: probe, Port: 1, Left: m.Length})
 		if err != nil {
 			t.Fatal(err)
 		}
