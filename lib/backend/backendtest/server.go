@@ -25,17 +25,7 @@ const serverStartTimeout = 30 * time.Second
 // server's host:port; StartServer waits until GET readyPath answers and returns host:port.
 func StartServer(t *testing.T, bin, install string, args func(addr string) []string, readyPath string) string {
 	t.Helper()
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-		path = filepath.Join(strings.TrimSpace(string(gopath)), "bin", bin)
-		if _, serr := os.Stat(path); serr != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed but CI=true: .ci/run must install it (go install %s)", bin, install)
-			}
-			t.Skipf("%s not installed (go install %s)", bin, install)
-		}
-	}
+	path := LookBinary(t, bin, install)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +51,26 @@ func StartServer(t *testing.T, bin, install string, args func(addr string) []str
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// LookBinary returns the path of a test server's binary, looked up on PATH and in
+// $(go env GOPATH)/bin. A missing binary skips the test, or fails it under CI=true: .ci/run
+// installs it with `go install install`.
+func LookBinary(t testing.TB, bin, install string) string {
+	t.Helper()
+	path, err := exec.LookPath(bin)
+	if err == nil {
+		return path
+	}
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	path = filepath.Join(strings.TrimSpace(string(gopath)), "bin", bin)
+	if _, serr := os.Stat(path); serr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed but CI=true: .ci/run must install it (go install %s)", bin, install)
+		}
+		t.Skipf("%s not installed (go install %s)", bin, install)
+	}
+	return path
 }
 
 // RunPrefixed runs the suite against one shared store (a bucket of a test server), giving
