@@ -39,6 +39,7 @@ type peer struct {
 	addr netip.Addr
 
 	wmu sync.Mutex // serialises writes on c.W
+	up  uploads    // the peer's requests waiting to be served (limits.go)
 
 	// kind is what the peer said it is in its BEP 10 handshake (kindAgent, kindOrigin), else
 	// kindOther; it tags the byte counters. Guarded by t.mu.
@@ -117,7 +118,9 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	if err := p.send(hello...); err != nil {
 		return err
 	}
+	stopUploads := p.startUploads()
 	err := p.loop()
+	stopUploads()
 	if errors.Is(err, ErrBadPiece) {
 		s.ban(c.Remote.PeerID)
 	}
@@ -170,11 +173,14 @@ func (p *peer) handle(m wire.Message) error {
 		case wire.HaveAll:
 			nb = wire.NewBits(t.m.NumPieces())
 			nb.SetAll()
-		default:
-			nb = p.bits.Clone()
-			nb.Set(int(m.Index))
 		}
-		for i := 0; i < t.m.NumPieces(); i++ {
+		if nb == nil { // Have: one piece, not a pass over all of them per 9-byte message
+			if i := int(m.Index); !p.bits.Has(i) {
+				p.bits.Set(i)
+				_ = t.picker.PeerHas(i)
+			}
+		}
+		for i := 0; nb != nil && i < t.m.NumPieces(); i++ {
 			if nb.Has(i) && !p.bits.Has(i) {
 				p.bits.Set(i)
 				_ = t.picker.PeerHas(i)
@@ -210,7 +216,7 @@ func (p *peer) handle(m wire.Message) error {
 		}
 		t.mu.Unlock()
 	case wire.Request:
-		return p.serve(m)
+		return p.queueRequest(m)
 	case wire.Piece:
 		return p.block(m)
 	case wire.RejectRequest:

@@ -48,6 +48,8 @@ type Scheduler struct {
 	mu       sync.Mutex
 	torrents map[core.InfoHash]*torrent
 	bans     map[core.PeerID]time.Time
+	addrBans map[netip.AddrPort]time.Time // limits.go
+	strikes  map[netip.AddrPort]strikes
 }
 
 // Lookup resolves an info-hash no torrent is registered for when a peer asks for it: an
@@ -83,6 +85,8 @@ func New(cfg Config, log *slog.Logger, scope tally.Scope, opts ...Option) (*Sche
 		cfg:   cfg, log: log, scope: scope, now: time.Now, peerID: core.NewPeerID(),
 		torrents: make(map[core.InfoHash]*torrent),
 		bans:     make(map[core.PeerID]time.Time),
+		addrBans: make(map[netip.AddrPort]time.Time),
+		strikes:  make(map[netip.AddrPort]strikes),
 	}
 	for _, o := range opts {
 		o(s)
@@ -199,12 +203,7 @@ func (s *Scheduler) Unseed(h core.InfoHash) {
 func (s *Scheduler) banned(a core.PeerID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	until, ok := s.bans[a]
-	if ok && s.now().After(until) {
-		delete(s.bans, a)
-		return false
-	}
-	return ok
+	return activeBan(s.bans, a, s.now())
 }
 
 func (s *Scheduler) ban(a core.PeerID) {
@@ -214,8 +213,9 @@ func (s *Scheduler) ban(a core.PeerID) {
 	s.scope.Counter("peers_banned").Inc(1)
 }
 
-// Banned reports whether a peer is currently banned. Bans are by peer id:
-// several honest peers may share an address (NAT, one host in tests).
+// Banned reports whether a peer id is currently banned. Addresses are banned
+// apart (BannedAddr), and never by IP alone: several honest peers may share
+// one (NAT, one host in tests).
 func (s *Scheduler) Banned(id core.PeerID) bool { return s.banned(id) }
 
 // Serve accepts peer connections on l until ctx ends.
@@ -445,6 +445,9 @@ func (t *torrent) missing() int {
 }
 
 func (s *Scheduler) dial(ctx context.Context, t *torrent, ap netip.AddrPort) error {
+	if s.BannedAddr(ap) {
+		return fmt.Errorf("%w: %s", ErrBanned, ap)
+	}
 	var d net.Dialer
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
@@ -458,7 +461,9 @@ func (s *Scheduler) dial(ctx context.Context, t *torrent, ap netip.AddrPort) err
 		nc.Close()
 		return fmt.Errorf("scheduler: handshake %s: %w", ap, err)
 	}
-	return s.runPeer(ctx, t, c, ap.Addr().Unmap())
+	err = s.runPeer(ctx, t, c, ap.Addr().Unmap())
+	s.strike(ap, err)
+	return err
 }
 
 var errTooManyConns = errors.New("scheduler: connection limit reached")
