@@ -14,7 +14,7 @@ const (
 	warmBlobs   = 12 // pushed before the kill, read in a loop throughout
 	streamBlobs = 36 // pushed while an origin is killed
 	killAfter   = 8  // the origin dies after this many of streamBlobs
-	maxReads    = 5000
+	maxReads    = 50000
 	repairWait  = 30 * time.Second
 	bucketWait  = 90 * time.Second // write-back retries back off up to a minute
 )

@@ -78,6 +78,8 @@ func startRing(t *testing.T, store *objectStore) ([]*origin, *client.Cluster) {
 	for i, addr := range addrs {
 		dir := t.TempDir()
 		cfg := fmt.Sprintf(`listen: %q
+peer_listen: %q
+tracker: none
 data_dir: %q
 self: %q
 cluster: [%q, %q, %q]
@@ -85,7 +87,7 @@ replicas: %d
 backend:
   type: s3
   s3: {bucket: %q, endpoint: %q, path_style: true, region: us-east-1, access_key_id: %q, secret_access_key: %q}
-`, addr, filepath.Join(dir, "data"), addr, addrs[0], addrs[1], addrs[2], replicas,
+`, addr, freeAddr(t), filepath.Join(dir, "data"), addr, addrs[0], addrs[1], addrs[2], replicas,
 			bucket, "http://"+store.addr, access, secret)
 		path := filepath.Join(dir, "origin.yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
