@@ -31,6 +31,7 @@ func (a *api) mount(r chi.Router) {
 	r.Route(client.APIPrefix, func(r chi.Router) {
 		r.Get("/repositories", a.handle(a.repositories))
 		r.Get("/taglist/*", a.handle(a.listTags))
+		r.Get("/manifestlist/*", a.handle(a.listManifests))
 		r.Get("/tags/{tag}/*", a.handle(a.getTag))
 		r.Delete("/tags/{tag}/*", a.handle(a.deleteTag))
 		r.Get("/manifests/{digest}/*", a.handle(a.getManifest))
@@ -143,6 +144,15 @@ func (a *api) repositories(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) listTags(w http.ResponseWriter, r *http.Request) error {
+	return a.listOfRepo(w, r, a.index.ListTags, func(names []string) any { return client.TagList{Tags: names} })
+}
+
+func (a *api) listManifests(w http.ResponseWriter, r *http.Request) error {
+	return a.listOfRepo(w, r, a.index.ListManifests, func(names []string) any { return client.ManifestList{Manifests: names} })
+}
+
+// listOfRepo answers a paged list of one repository's names (tags, manifest digests).
+func (a *api) listOfRepo(w http.ResponseWriter, r *http.Request, list func(repo, last string, n int) ([]string, error), body func([]string) any) error {
 	repo, err := repoParam(r)
 	if err != nil {
 		return err
@@ -151,14 +161,14 @@ func (a *api) listTags(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tags, err := a.index.ListTags(repo, last, n)
+	names, err := list(repo, last, n)
 	if err != nil {
 		return err
 	}
-	if tags == nil {
-		tags = []string{}
+	if names == nil {
+		names = []string{}
 	}
-	return writeJSON(w, client.TagList{Tags: tags})
+	return writeJSON(w, body(names))
 }
 
 func (a *api) getTag(w http.ResponseWriter, r *http.Request) error {

@@ -149,6 +149,23 @@ func (x *Index) ListTags(repo, last string, n int) ([]string, error) {
 	return page(r.tagNames, last, n), nil
 }
 
+// ListManifests returns up to n digests of repo's manifest records after last, in lexical
+// order (ErrNameUnknown).
+func (x *Index) ListManifests(repo, last string, n int) ([]string, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	r, ok := x.repos[repo]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNameUnknown, repo)
+	}
+	ds := make([]string, 0, len(r.manifests))
+	for d := range r.manifests {
+		ds = append(ds, d.String())
+	}
+	slices.Sort(ds)
+	return page(ds, last, n), nil
+}
+
 // Repositories returns up to n repository names after last, in lexical order.
 func (x *Index) Repositories(last string, n int) []string {
 	x.mu.RLock()

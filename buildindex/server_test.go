@@ -547,3 +547,44 @@ func TestClientUnavailable(t *testing.T) {
 		t.Fatalf("cancelled LinkBlob = %v", err)
 	}
 }
+
+// TestListManifests: every manifest a repository records is listed, tagged or not, in digest
+// order and across pages; a deleted one is not; an unknown repository is ErrNameUnknown.
+func TestListManifests(t *testing.T) {
+	ctx := context.Background()
+	c, _ := start(t, newMemBackend())
+	const n = client.MaxPage + 3
+	var want []string
+	for i := range n {
+		e := entry(fmt.Sprintf("m%d", i))
+		tag := ""
+		if i%2 == 0 {
+			tag = fmt.Sprintf("t%d", i)
+		}
+		if err := c.PutManifest(ctx, "r", e, tag); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e.Digest.String())
+	}
+	slices.Sort(want)
+	got, err := c.ListManifests(ctx, "r", "", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(got))
+	for i, d := range got {
+		names[i] = d.String()
+	}
+	if !slices.Equal(names, want) {
+		t.Fatalf("ListManifests: %d digests, want %d", len(names), len(want))
+	}
+	if err := c.DeleteManifest(ctx, "r", got[0]); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := c.ListManifests(ctx, "r", "", 2); err != nil || len(rest) != 2 || rest[0] != got[1] {
+		t.Fatalf("after deleting the first: %v, %v", rest, err)
+	}
+	if _, err := c.ListManifests(ctx, "no/such", "", 10); !errors.Is(err, registry.ErrNameUnknown) {
+		t.Fatalf("unknown repository: %v", err)
+	}
+}

@@ -6,31 +6,22 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/clocktest"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/store"
 	"github.com/docket-p2p/docket/origin/client"
 )
-
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 // TestDiskBudget: past its disk budget the origin evicts an old blob that is written back,
 // keeps blobs not yet written back even over budget, and a read of the evicted blob comes
 // back through read-through from the backend.
 func TestDiskBudget(t *testing.T) {
 	ctx := context.Background()
-	clock := &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := clocktest.New()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

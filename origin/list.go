@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strconv"
 
@@ -35,7 +36,7 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 		n = min(m, client.ListPageMax)
 	}
 	var page client.ListPage
-	err := s.store.Walk(r.Context(), func(d core.Digest, size int64) error {
+	err := s.store.WalkInfo(r.Context(), func(d core.Digest, fi fs.FileInfo) error {
 		if d.String() <= after {
 			return nil
 		}
@@ -43,7 +44,7 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 			page.Next = page.Blobs[n-1].Digest
 			return errPageFull
 		}
-		page.Blobs = append(page.Blobs, client.ListedBlob{Digest: d.String(), Size: size})
+		page.Blobs = append(page.Blobs, client.ListedBlob{Digest: d.String(), Size: fi.Size(), Modified: fi.ModTime().UTC()})
 		return nil
 	})
 	if err != nil && !errors.Is(err, errPageFull) {

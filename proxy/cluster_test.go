@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -26,12 +27,19 @@ import (
 type stack struct {
 	host string
 	// stopOrigin[i] stops origin i before the test ends; it is safe to call more than once.
-	stopOrigin []func()
+	stopOrigin  []func()
+	origins     []*origin.Server
+	proxy       *Server
+	backendRoot string
 }
 
 // startStack starts n origins (ring replicas r), a build-index and a proxy on 127.0.0.1 and
 // stops them all when the test ends.
-func startStack(t *testing.T, n, r int) *stack {
+func startStack(t *testing.T, n, r int) *stack { return startStackWith(t, n, r, nil, 0) }
+
+// startStackWith is startStack with a clock shared by the origins and the proxy (nil:
+// time.Now) and the proxy's GC grace period (0: the default).
+func startStackWith(t *testing.T, n, r int, now func() time.Time, gcGrace time.Duration) *stack {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	ls := make([]net.Listener, n)
@@ -41,14 +49,15 @@ func startStack(t *testing.T, n, r int) *stack {
 		addrs[i] = ls[i].Addr().String()
 	}
 	backendRoot := t.TempDir()
-	st := &stack{}
+	st := &stack{backendRoot: backendRoot}
 	for i, l := range ls {
 		o, err := origin.New(origin.Config{Listen: addrs[i], PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, Self: addrs[i], Cluster: addrs, Replicas: r,
-			DataDir: t.TempDir(), Backend: origin.BackendConfig{Type: "fs", Root: backendRoot}}, log, metrics.NewNop())
+			DataDir: t.TempDir(), Backend: origin.BackendConfig{Type: "fs", Root: backendRoot}, Now: now}, log, metrics.NewNop())
 		if err != nil {
 			t.Fatal(err)
 		}
 		st.stopOrigin = append(st.stopOrigin, serveStoppable(t, l, o))
+		st.origins = append(st.origins, o)
 	}
 	bl := listen(t)
 	bi, err := buildindex.New(buildindex.Config{Listen: bl.Addr().String(),
@@ -58,12 +67,13 @@ func startStack(t *testing.T, n, r int) *stack {
 	}
 	serve(t, bl, bi)
 	pl := listen(t)
-	p, err := New(Config{Listen: pl.Addr().String(), Origins: addrs, Replicas: r, BuildIndex: bl.Addr().String()}, log, metrics.NewNop())
+	p, err := New(Config{Listen: pl.Addr().String(), Origins: addrs, Replicas: r, BuildIndex: bl.Addr().String(),
+		Now: now, GCGrace: gcGrace}, log, metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	serve(t, pl, p)
-	st.host = pl.Addr().String()
+	st.host, st.proxy = pl.Addr().String(), p
 	return st
 }
 

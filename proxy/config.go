@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // Config is the proxy's configuration (config/proxy.yaml).
@@ -17,6 +18,15 @@ type Config struct {
 	Replicas int `yaml:"replicas"`
 	// BuildIndex is the build-index's host:port (default "127.0.0.1:15004").
 	BuildIndex string `yaml:"build_index"`
+	// GCInterval is how often the proxy collects unreferenced blobs (see gc.go; default 0:
+	// never on its own).
+	GCInterval time.Duration `yaml:"gc_interval"`
+	// GCGrace is how old an unreferenced blob must be before it is collected (default 24h);
+	// it must be longer than any push takes.
+	GCGrace time.Duration `yaml:"gc_grace"`
+
+	// Now is the clock of the collector (default time.Now); tests inject it.
+	Now func() time.Time `yaml:"-"`
 }
 
 // Defaults, applied by ApplyDefaults.
@@ -41,6 +51,12 @@ func (c *Config) ApplyDefaults() {
 	if c.BuildIndex == "" {
 		c.BuildIndex = DefaultBuildIndex
 	}
+	if c.GCGrace == 0 {
+		c.GCGrace = DefaultGCGrace
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -58,6 +74,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.BuildIndex); err != nil {
 		return fmt.Errorf("proxy: build_index %q: %w", c.BuildIndex, err)
+	}
+	if c.GCInterval < 0 || c.GCGrace < 0 {
+		return errors.New("proxy: gc_interval and gc_grace must not be negative")
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/docket-p2p/docket/buildindex/client"
 	"github.com/docket-p2p/docket/lib/httpserver"
@@ -20,7 +21,12 @@ import (
 // Server is a running proxy.
 type Server struct {
 	cfg     Config
+	log     *slog.Logger
 	handler http.Handler
+	gc      *collector
+
+	stopGC context.CancelFunc
+	gcDone chan struct{}
 }
 
 // New wires the registry API to the origin ring and the build-index.
@@ -43,7 +49,40 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r := httpserver.NewRouter(reg, log)
 	r.Handle("/v2", api)
 	r.Handle("/v2/*", api)
-	return &Server{cfg: cfg, handler: r}, nil
+	gctx, stop := context.WithCancel(context.Background())
+	s := &Server{
+		cfg: cfg, log: log, handler: r, stopGC: stop, gcDone: make(chan struct{}),
+		gc: &collector{index: index, cluster: cluster, now: cfg.Now, grace: cfg.GCGrace},
+	}
+	go s.runGC(gctx)
+	return s, nil
+}
+
+// CollectGarbage runs one mark and sweep of unreferenced blobs (gc.go).
+func (s *Server) CollectGarbage(ctx context.Context) (GCResult, error) {
+	return s.gc.Collect(ctx)
+}
+
+// runGC collects garbage every GCInterval (if set) until ctx ends.
+func (s *Server) runGC(ctx context.Context) {
+	defer close(s.gcDone)
+	if s.cfg.GCInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := s.CollectGarbage(ctx)
+			if err != nil {
+				s.log.Warn("garbage collection", "err", err)
+			}
+			s.log.Info("garbage collected", "marked", res.Marked, "swept", res.Swept, "young", res.Young)
+		}
+	}
 }
 
 // Handler returns the proxy's HTTP handler.
@@ -54,5 +93,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close releases nothing today; it exists so every component stops the same way.
-func (s *Server) Close() error { return nil }
+// Close stops the garbage collection loop.
+func (s *Server) Close() error {
+	s.stopGC()
+	<-s.gcDone
+	return nil
+}

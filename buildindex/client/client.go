@@ -102,6 +102,26 @@ func (c *Client) ListTags(ctx context.Context, repo, last string, n int) ([]stri
 	return tags, nil
 }
 
+// ListManifests returns up to n digests of the manifests repo records (tagged or not), after
+// last, paging like ListTags. The garbage collector marks from them.
+func (c *Client) ListManifests(ctx context.Context, repo, last string, n int) ([]core.Digest, error) {
+	names, err := c.list(ctx, "/manifestlist/"+escapeRepo(repo), last, n, func(b []byte) ([]string, error) {
+		var l ManifestList
+		err := json.Unmarshal(b, &l)
+		return l.Manifests, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list manifests of %s: %w", repo, err)
+	}
+	ds := make([]core.Digest, len(names))
+	for i, s := range names {
+		if ds[i], err = core.ParseDigest(s); err != nil {
+			return nil, fmt.Errorf("list manifests of %s: %w: %v", repo, ErrUnexpectedResponse, err)
+		}
+	}
+	return ds, nil
+}
+
 // Repositories implements registry.Index, paging like ListTags.
 func (c *Client) Repositories(ctx context.Context, last string, n int) ([]string, error) {
 	repos, err := c.list(ctx, "/repositories", last, n, func(b []byte) ([]string, error) {

@@ -60,6 +60,12 @@ type TagList struct {
 	Tags []string `json:"tags"`
 }
 
+// ManifestList is the body of GET /v1/manifestlist/<repo>: the digests of the manifests the
+// repository records, tagged or not, in lexical order.
+type ManifestList struct {
+	Manifests []string `json:"manifests"`
+}
+
 // TagBody is the body of GET /v1/tags/<tag>/<repo>.
 type TagBody struct {
 	Digest core.Digest `json:"digest"`

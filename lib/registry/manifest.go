@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
+	"slices"
 
 	"github.com/docket-p2p/docket/core"
 )
@@ -181,4 +183,26 @@ func digestOf(alg string, body []byte) (core.Digest, error) {
 	}
 	g.Write(body)
 	return g.Digest(), nil
+}
+
+// ManifestReferences returns what a stored manifest refers to: the config and layers of an
+// image, the child manifests of an index, and its subject, if any. The garbage collector
+// marks from it; r must hold a manifest this package accepted (contentType its media type).
+func ManifestReferences(r io.Reader, contentType string) ([]core.Digest, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxManifestSize {
+		return nil, errorf(CodeManifestInvalid, "manifest larger than %d bytes", maxManifestSize)
+	}
+	p, err := parseManifest(body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	refs := slices.Concat(p.blobs, p.children)
+	if !p.subject.IsZero() {
+		refs = append(refs, p.subject)
+	}
+	return refs, nil
 }

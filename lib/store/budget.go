@@ -46,7 +46,7 @@ type lruEntry struct {
 func (s *Store) seedLRU() error {
 	s.lru = lru{order: list.New(), byDigest: make(map[core.Digest]*list.Element), pins: make(map[core.Digest]int)}
 	var es []*lruEntry
-	err := s.walk(context.Background(), func(d core.Digest, fi fs.FileInfo) error {
+	err := s.WalkInfo(context.Background(), func(d core.Digest, fi fs.FileInfo) error {
 		es = append(es, &lruEntry{d: d, size: fi.Size(), used: fi.ModTime(), persisted: fi.ModTime()})
 		return nil
 	})

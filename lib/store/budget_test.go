@@ -13,19 +13,8 @@ import (
 	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/clocktest"
 )
-
-// fakeClock is a clock a test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 // putBlob stores n random bytes and returns their digest.
 func putBlob(t *testing.T, s *Store, n int) core.Digest {
@@ -55,7 +44,7 @@ func assertStored(t *testing.T, s *Store, want map[core.Digest]bool) {
 }
 
 func TestEvictLeastRecentlyUsed(t *testing.T) {
-	clock := newFakeClock()
+	clock := clocktest.New()
 	scope := tally.NewTestScope("", nil)
 	s := newStore(t, Options{Now: clock.Now, Budget: 250, Scope: scope})
 	a := putBlob(t, s, 100)
@@ -100,7 +89,7 @@ func TestEvictLeastRecentlyUsed(t *testing.T) {
 
 // TestEvictAfterPut: a new blob pushes out the least recently used one at once.
 func TestEvictAfterPut(t *testing.T) {
-	clock := newFakeClock()
+	clock := clocktest.New()
 	s := newStore(t, Options{Now: clock.Now, Budget: 200})
 	a := putBlob(t, s, 100)
 	b := putBlob(t, s, 100)
@@ -112,7 +101,7 @@ func TestEvictAfterPut(t *testing.T) {
 // TestEvictNeverPinnedOrKept: pinned blobs and blobs the Keep predicate names stay even
 // when the store is left over budget; an unpinned one goes at the next round.
 func TestEvictNeverPinnedOrKept(t *testing.T) {
-	clock := newFakeClock()
+	clock := clocktest.New()
 	var mu sync.Mutex
 	keep := map[core.Digest]bool{}
 	s := newStore(t, Options{Now: clock.Now, Budget: 1, Keep: func(d core.Digest) bool {
@@ -151,7 +140,7 @@ func TestEvictNeverPinnedOrKept(t *testing.T) {
 // TestBudgetCountsOnlyBlobs: uploads in progress, temp files and foreign files are not the
 // store's blobs and never count or get evicted.
 func TestBudgetCountsOnlyBlobs(t *testing.T) {
-	clock := newFakeClock()
+	clock := clocktest.New()
 	s := newStore(t, Options{Now: clock.Now, Budget: 1 << 20})
 	if err := s.CreateUpload("up"); err != nil {
 		t.Fatal(err)
@@ -192,7 +181,7 @@ func TestBudgetCountsOnlyBlobs(t *testing.T) {
 // TestEvictOrderSurvivesReopen: the LRU is seeded from the blobs' mtimes, which a use writes
 // (by the store's clock), so a reopened store evicts in the same order.
 func TestEvictOrderSurvivesReopen(t *testing.T) {
-	clock := newFakeClock()
+	clock := clocktest.New()
 	s := newStore(t, Options{Now: clock.Now})
 	a := putBlob(t, s, 100)
 	clock.Advance(time.Hour)

@@ -283,11 +283,12 @@ func (s *Store) Delete(d core.Digest) error {
 // error, or the end of ctx, stops the walk and is returned. Blobs published or deleted during
 // the walk may or may not be reported; files that are not blobs are skipped.
 func (s *Store) Walk(ctx context.Context, fn func(d core.Digest, size int64) error) error {
-	return s.walk(ctx, func(d core.Digest, fi fs.FileInfo) error { return fn(d, fi.Size()) })
+	return s.WalkInfo(ctx, func(d core.Digest, fi fs.FileInfo) error { return fn(d, fi.Size()) })
 }
 
-// walk is Walk with each blob's file information.
-func (s *Store) walk(ctx context.Context, fn func(d core.Digest, fi fs.FileInfo) error) error {
+// WalkInfo is Walk with each blob's file information; its modification time is the blob's
+// last write or use by the store's clock (written at most once a minute, see budget.go).
+func (s *Store) WalkInfo(ctx context.Context, fn func(d core.Digest, fi fs.FileInfo) error) error {
 	base := filepath.Join(s.root, "blobs")
 	return filepath.WalkDir(base, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {

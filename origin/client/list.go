@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/docket-p2p/docket/core"
 )
@@ -29,6 +30,9 @@ type ListPage struct {
 type ListedBlob struct {
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`
+	// Modified is the blob's last write or use on the origin, by its clock: the garbage
+	// collector never takes a blob younger than its grace period.
+	Modified time.Time `json:"modified,omitzero"`
 }
 
 // Lister is the optional power of a Client to page through the blobs an origin holds.

@@ -1,0 +1,194 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/docket-p2p/docket/buildindex/client"
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/registry"
+	originclient "github.com/docket-p2p/docket/origin/client"
+)
+
+// Garbage collection runs in the proxy, the one component that knows both halves: the
+// build-index's repositories, tags and manifest records, and the origin ring where blobs
+// (manifests included) live. It is a mark and sweep:
+//
+//   - mark: every manifest any repository still records (tagged or not; tags point at
+//     recorded manifests) and everything it refers to: config and layers of an image, child
+//     manifests of an index, its subject. A manifest that cannot be read aborts the pass:
+//     nothing is swept on an incomplete mark.
+//   - sweep: every blob on every origin's disk that is not marked and was last written or used
+//     longer ago than the grace period (by the origin's clock) is deleted on the origins and in
+//     the backend (DELETE /blobs/<digest>, which an origin passes on to its peers). An upload in
+//     progress is not a blob yet, and a blob pushed within the grace period is never taken, so
+//     a push in progress is safe as long as it ends within the grace period.
+//
+// Limits: a blob held only by the backend (evicted from every origin's disk) is not found by
+// the sweep; the backend swept is the default one (namespace ""); a manifest pushed between
+// the mark and the sweep that reuses an old, unreferenced blob (a client that skipped the
+// upload because the blob existed) can lose it, as in distribution's collector, which asks for
+// a read-only registry while it runs: run GC when pushes are quiet, or with a grace period
+// longer than any push.
+//
+// Agents are not told: their caches are bounded by disk_budget, and a collected blob, which
+// no tag reaches any more, is evicted from them like any other cold blob.
+
+// DefaultGCGrace is how old an unreferenced blob must be before the collector deletes it.
+const DefaultGCGrace = 24 * time.Hour
+
+// gcPage is how many names one listing request asks for.
+const gcPage = client.MaxPage
+
+// GCResult counts one collection.
+type GCResult struct {
+	Marked  int // blobs (manifests included) reachable from the index
+	Swept   int // blobs deleted
+	Young   int // unreferenced blobs spared because younger than the grace period
+	Scanned int // blobs listed on origins (a blob on several origins counts once per origin)
+}
+
+// gcIndex is what the collector needs of the build-index.
+type gcIndex interface {
+	Repositories(ctx context.Context, last string, n int) ([]string, error)
+	ListManifests(ctx context.Context, repo, last string, n int) ([]core.Digest, error)
+	GetManifest(ctx context.Context, repo string, d core.Digest) (core.ManifestEntry, error)
+}
+
+// collector runs mark and sweep over one origin ring and one build-index.
+type collector struct {
+	index   gcIndex
+	cluster *originclient.Cluster
+	now     func() time.Time
+	grace   time.Duration
+}
+
+// Collect runs one mark and sweep.
+func (c *collector) Collect(ctx context.Context) (GCResult, error) {
+	var res GCResult
+	marked, err := c.mark(ctx)
+	if err != nil {
+		return res, fmt.Errorf("gc: mark: %w", err)
+	}
+	res.Marked = len(marked)
+	cutoff := c.now().Add(-c.grace)
+	doomed := map[core.Digest]bool{}
+	for _, addr := range c.cluster.Ring().Members() {
+		l, ok := c.cluster.Client(addr).(originclient.Lister)
+		if !ok {
+			return res, fmt.Errorf("gc: origin %s cannot list its blobs", addr)
+		}
+		err := listAll(ctx, l, func(b originclient.ListedBlob) error {
+			res.Scanned++
+			d, err := core.ParseDigest(b.Digest)
+			if err != nil || marked[d] || doomed[d] {
+				return err
+			}
+			if !b.Modified.Before(cutoff) {
+				res.Young++
+				return nil
+			}
+			doomed[d] = true
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("gc: list origin %s: %w", addr, err)
+		}
+	}
+	var errs []error
+	for d := range doomed {
+		// Any origin deletes everywhere: its own copy, the backend's and its peers'.
+		var err error
+		for _, o := range c.cluster.Holders(d) {
+			if err = o.Delete(ctx, "", d); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: delete %s: %w", d, err))
+			continue
+		}
+		res.Swept++
+	}
+	return res, errors.Join(errs...)
+}
+
+// listAll pages through an origin's blob list.
+func listAll(ctx context.Context, l originclient.Lister, fn func(originclient.ListedBlob) error) error {
+	after := ""
+	for {
+		page, err := l.List(ctx, after, originclient.ListPageMax)
+		if err != nil {
+			return err
+		}
+		for _, b := range page.Blobs {
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		after = page.Next
+	}
+}
+
+// mark returns every blob reachable from the index's manifest records.
+func (c *collector) mark(ctx context.Context) (map[core.Digest]bool, error) {
+	marked := map[core.Digest]bool{}
+	for last := ""; ; {
+		repos, err := c.index.Repositories(ctx, last, gcPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, repo := range repos {
+			if err := c.markRepo(ctx, repo, marked); err != nil {
+				return nil, err
+			}
+		}
+		if len(repos) < gcPage {
+			return marked, nil
+		}
+		last = repos[len(repos)-1]
+	}
+}
+
+func (c *collector) markRepo(ctx context.Context, repo string, marked map[core.Digest]bool) error {
+	ds, err := c.index.ListManifests(ctx, repo, "", -1)
+	if err != nil {
+		if client.IsNotFound(err) {
+			return nil // the repository went away meanwhile
+		}
+		return err
+	}
+	for _, d := range ds {
+		e, err := c.index.GetManifest(ctx, repo, d)
+		if err != nil {
+			if client.IsNotFound(err) {
+				continue // deleted meanwhile: its blobs are not reached through it
+			}
+			return err
+		}
+		refs, err := c.references(ctx, repo, e)
+		if err != nil {
+			return fmt.Errorf("manifest %s of %s: %w", d, repo, err)
+		}
+		marked[d] = true
+		for _, r := range refs {
+			marked[r] = true
+		}
+	}
+	return nil
+}
+
+// references reads manifest e from the origins and returns what it refers to.
+func (c *collector) references(ctx context.Context, repo string, e core.ManifestEntry) ([]core.Digest, error) {
+	body, err := c.cluster.Download(ctx, repo, e.Digest, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return registry.ManifestReferences(body, e.MediaType)
+}

@@ -1,0 +1,196 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/clocktest"
+	"github.com/docket-p2p/docket/lib/store"
+)
+
+// imageBlobs returns the digests of an image's manifest, config and layers.
+func imageBlobs(t *testing.T, img v1.Image) []core.Digest {
+	t.Helper()
+	var hs []v1.Hash
+	m, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs = append(hs, m, c)
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		h, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	ds := make([]core.Digest, len(hs))
+	for i, h := range hs {
+		ds[i] = core.MustParseDigest(h.String())
+	}
+	return ds
+}
+
+func layerDigest(t *testing.T, l v1.Layer) core.Digest {
+	t.Helper()
+	h, err := l.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return core.MustParseDigest(h.String())
+}
+
+// TestGarbageCollection pushes two images sharing a layer, deletes one manifest by digest,
+// moves the clock past the grace period and collects: the deleted image's own blobs are gone
+// from every origin and the backend; the shared layer and the other image stay pullable; a
+// blob uploaded just before the collection survives.
+func TestGarbageCollection(t *testing.T) {
+	ctx := context.Background()
+	clock := clocktest.New()
+	st := startStackWith(t, 2, 2, clock.Now, time.Hour)
+	host, p, origins, backendRoot := st.host, st.proxy, st.origins, st.backendRoot
+
+	shared, err := random.Layer(64<<10, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := make([]v1.Image, 2)
+	for i := range images {
+		own, err := random.Layer(32<<10, types.DockerLayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if images[i], err = mutate.AppendLayers(empty.Image, shared, own); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(fmt.Sprintf("%s/gc/app:v%d", host, i), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, images[i]); err != nil {
+			t.Fatalf("push v%d: %v", i, err)
+		}
+	}
+	gone, kept := imageBlobs(t, images[0]), imageBlobs(t, images[1])
+	sharedDigest := layerDigest(t, shared)
+	gone = removeDigest(gone, sharedDigest)
+	backendPath := func(d core.Digest) string {
+		return filepath.Join(backendRoot, "blobs", d.Algorithm(), d.Hex()[:2], d.Hex())
+	}
+	// Write-back is asynchronous: wait (bounded) until the backend holds every blob, so the
+	// collection below is what removes them, not a write-back that had not happened yet.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, d := range append(append([]core.Digest{}, gone...), kept...) {
+		for {
+			if _, err := os.Stat(backendPath(d)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never reached the backend", d)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	status, _, body := do(t, http.MethodDelete, fmt.Sprintf("http://%s/v2/gc/app/manifests/%s", host, gone[0]), nil, nil)
+	if status != http.StatusAccepted {
+		t.Fatalf("DELETE manifest: %d %s", status, body)
+	}
+	if status, _, _ := do(t, http.MethodGet, fmt.Sprintf("http://%s/v2/gc/app/manifests/v0", host), nil, nil); status != http.StatusNotFound {
+		t.Fatalf("tag v0 after its manifest was deleted: %d, want 404", status)
+	}
+
+	clock.Advance(2 * time.Hour)
+	fresh, err := random.Layer(8<<10, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := name.NewRepository(host+"/gc/app", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteLayer(repo, fresh); err != nil {
+		t.Fatalf("upload of a fresh blob: %v", err)
+	}
+	freshDigest := layerDigest(t, fresh)
+
+	res, err := p.CollectGarbage(ctx)
+	if err != nil {
+		t.Fatalf("gc: %v (%+v)", err, res)
+	}
+	if res.Swept != len(gone) {
+		t.Errorf("swept %d blobs, want %d (%+v)", res.Swept, len(gone), res)
+	}
+	for i, o := range origins {
+		for _, d := range gone {
+			if _, err := o.Store().Stat(d); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("origin %d still holds collected %s (%v)", i, d, err)
+			}
+		}
+		for _, d := range append([]core.Digest{sharedDigest, freshDigest}, kept...) {
+			if _, err := o.Store().Stat(d); err != nil {
+				t.Errorf("origin %d lost %s: %v", i, d, err)
+			}
+		}
+	}
+	for _, d := range gone {
+		if _, err := os.Stat(backendPath(d)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("backend still holds collected %s (%v)", d, err)
+		}
+	}
+	for _, d := range kept {
+		if _, err := os.Stat(backendPath(d)); err != nil {
+			t.Errorf("backend lost %s: %v", d, err)
+		}
+	}
+	ref, err := name.ParseReference(host+"/gc/app:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatalf("pull of the kept image: %v", err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("kept image after gc: %v", err)
+	}
+
+	// A second pass finds nothing more to take.
+	if res, err := p.CollectGarbage(ctx); err != nil || res.Swept != 0 {
+		t.Fatalf("second gc: %+v, %v", res, err)
+	}
+}
+
+func removeDigest(ds []core.Digest, d core.Digest) []core.Digest {
+	out := ds[:0]
+	for _, x := range ds {
+		if x != d {
+			out = append(out, x)
+		}
+	}
+	return out
+}
