@@ -28,6 +28,8 @@ const (
 	// out no peers or every peer went away (stock trackers ask for 30 minutes between announces;
 	// a one-shot download cannot wait that long).
 	getRetryInterval = time.Second
+	// getMaxInterval caps the wait between announces during a download.
+	getMaxInterval = 30 * time.Second
 	// getStoppedTimeout bounds the final "stopped" announce.
 	getStoppedTimeout = 5 * time.Second
 )
@@ -97,18 +99,37 @@ func runGet(ctx context.Context, e *env) error {
 	req := trackerclient.AnnounceRequest{InfoHash: m.InfoHash, PeerID: sched.PeerID(), Port: self.Port(), Left: m.Length, Event: "started"}
 	start := time.Now()
 	for {
-		peers, err := announceForPeers(ctx, tc, &req, self)
+		peers, interval, err := announceForPeers(ctx, tc, &req, self)
 		if err != nil {
 			return fmt.Errorf("get %s: %w", tor.Name, err)
 		}
+		actx, cancelAnnounces := context.WithCancel(ctx)
+		var announces sync.WaitGroup
+		stopAnnounces := func() { cancelAnnounces(); announces.Wait() }
+		announces.Go(func() {
+			req := req // this goroutine's own copy
+			// Peers that join later (another seeder, leechers with pieces) reach the running
+			// download; addresses it has tried already are skipped.
+			for {
+				select {
+				case <-actx.Done():
+					return
+				case <-time.After(interval):
+				}
+				if more, _, err := announceForPeers(actx, tc, &req, self); err == nil {
+					sched.AddPeers(m.InfoHash, more)
+				}
+			}
+		})
 		err = sched.Download(ctx, m, peers, fileCommitter{path: path})
+		stopAnnounces()
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, scheduler.ErrNoPeers) || ctx.Err() != nil {
+		if !(errors.Is(err, scheduler.ErrNoPeers) || errors.Is(err, scheduler.ErrNoProgress)) || ctx.Err() != nil {
 			return fmt.Errorf("get %s: %w", tor.Name, err)
 		}
-		log.Info("every peer went away; announcing again", "err", err)
+		log.Info("download stopped; announcing again", "err", err)
 	}
 	elapsed := time.Since(start)
 	sctx2, cancel := context.WithTimeout(context.WithoutCancel(ctx), getStoppedTimeout)
@@ -120,13 +141,16 @@ func runGet(ctx context.Context, e *env) error {
 	return nil
 }
 
-// announceForPeers announces until the tracker hands out at least one peer other than self.
-func announceForPeers(ctx context.Context, tc *trackerclient.Client, req *trackerclient.AnnounceRequest, self netip.AddrPort) ([]netip.AddrPort, error) {
+// announceForPeers announces until the tracker hands out at least one peer other than self;
+// it returns them and how long to wait before the next announce (the tracker's interval,
+// within [getRetryInterval, getMaxInterval]).
+func announceForPeers(ctx context.Context, tc *trackerclient.Client, req *trackerclient.AnnounceRequest, self netip.AddrPort) ([]netip.AddrPort, time.Duration, error) {
 	var last error
 	for {
 		resp, err := tc.Announce(ctx, *req)
 		if err == nil {
 			req.Event = ""
+			interval := min(max(resp.Interval, getRetryInterval), getMaxInterval)
 			var peers []netip.AddrPort
 			for _, p := range resp.Peers {
 				if p.Port() == self.Port() && (p.Addr().IsLoopback() || p.Addr() == self.Addr().Unmap()) {
@@ -135,7 +159,7 @@ func announceForPeers(ctx context.Context, tc *trackerclient.Client, req *tracke
 				peers = append(peers, p)
 			}
 			if len(peers) > 0 {
-				return peers, nil
+				return peers, interval, nil
 			}
 			last = errors.New("the tracker knows no peer for this torrent")
 		} else {
@@ -143,7 +167,7 @@ func announceForPeers(ctx context.Context, tc *trackerclient.Client, req *tracke
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("no peers: %w (last announce: %v)", ctx.Err(), last)
+			return nil, 0, fmt.Errorf("no peers: %w (last announce: %v)", ctx.Err(), last)
 		case <-time.After(getRetryInterval):
 		}
 	}

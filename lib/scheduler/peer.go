@@ -83,7 +83,7 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	t.conns[p] = struct{}{}
 	var hello []wire.Message
 	if c.ExtensionProtocol {
-		eh, err := wire.ExtendedHandshake{V: clientVersion, Origin: s.origin, Reqq: s.cfg.PipelineDepth}.Marshal()
+		eh, err := wire.ExtendedHandshake{V: clientVersion, Origin: s.origin, Reqq: maxRequestQueue}.Marshal()
 		if err == nil {
 			hello = append(hello, wire.Message{ID: wire.Extended, ExtendedID: wire.ExtendedHandshakeID, Payload: eh})
 		}
