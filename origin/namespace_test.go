@@ -95,11 +95,23 @@ func TestNamespaceConfig(t *testing.T) {
 	if got := c.Namespaces[0].Backend.Root; got != filepath.Join("/var/docket", "backend") {
 		t.Fatalf("an fs row without root got %q", got)
 	}
+	var ro Config
+	yaml = "namespaces:\n  - namespace: \"^library/\"\n    backend:\n      type: registry\n" +
+		"      registry: {address: \"https://registry-1.docker.io\", username: u, password: p}\n"
+	if err := config.Decode([]byte(yaml), &ro); err != nil {
+		t.Fatal(err)
+	}
+	if r := ro.Namespaces[0].Backend.Registry; r.Repository != "{namespace}" || r.Timeout == 0 {
+		t.Fatalf("registry row defaults: %+v", r)
+	}
 	for _, bad := range []string{
 		"namespaces:\n  - namespace: \"(\"\n",
 		"namespaces:\n  - namespace: \"\"\n",
 		"namespaces:\n  - namespace: x\n    backend: {type: s4}\n",
 		"namespaces:\n  - namespace: x\n    bucket: y\n",
+		"namespaces:\n  - namespace: x\n    backend: {type: registry, registry: {address: \"http://r\", pasword: y}}\n",
+		"namespaces:\n  - namespace: x\n    backend: {type: registry}\n",
+		"namespaces:\n  - namespace: x\n    backend: {type: http, http: {download_url: \"http://h/{nmae}\"}}\n",
 	} {
 		var c Config
 		if err := config.Decode([]byte(bad), &c); err == nil {

@@ -3,6 +3,7 @@ package origin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,8 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/backend/backends"
+	"github.com/docket-p2p/docket/lib/backend/backendtest"
 	"github.com/docket-p2p/docket/lib/backend/httpbackend"
+	"github.com/docket-p2p/docket/lib/backend/registrybackend"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin/client"
 )
@@ -117,5 +125,66 @@ func assertJournalEmpty(t *testing.T, srv *Server) {
 	}
 	if len(es) != 0 {
 		t.Fatalf("the journal still owes %d blobs: %+v", len(es), es)
+	}
+}
+
+// TestRegistryReadThrough: an origin whose namespace is backed by another registry (a real
+// docker-registry) serves, by read-through, a layer and a manifest only that registry holds;
+// a digest it does not hold is "not found".
+func TestRegistryReadThrough(t *testing.T) {
+	ctx := context.Background()
+	upstream := backendtest.StartRegistry(t, "")
+	img, err := random.Image(64<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(upstream+"/mirror/app:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := readAllClose(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, c := startConfigured(t, Config{
+		DataDir: t.TempDir(), Replicas: 1,
+		Backend: BackendConfig{Type: backends.TypeFS, Root: t.TempDir()},
+		Namespaces: []backends.NamespaceConfig{{Namespace: "^mirror/", Backend: backends.Config{
+			Type: backends.TypeRegistry, Registry: registrybackend.Config{Address: "http://" + upstream},
+		}}},
+	})
+	// Another namespace uses the default backend, which never had the layer (asked before
+	// the read-through puts a copy on this origin's disk, which answers every namespace).
+	if _, err := c.Stat(ctx, "other/app", core.SHA256Digest(layer)); !errors.Is(err, client.ErrBlobNotFound) {
+		t.Fatalf("another namespace: %v, want ErrBlobNotFound", err)
+	}
+	for what, want := range map[string][]byte{"layer": layer, "manifest": manifest} {
+		d := core.SHA256Digest(want)
+		body, err := c.Download(ctx, "mirror/app", d, 0, -1)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got, err := readAllClose(body); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s read through from the registry: %d bytes, %v", what, len(got), err)
+		}
+	}
+	if _, err := c.Stat(ctx, "mirror/app", core.SHA256Digest([]byte("not upstream"))); !errors.Is(err, client.ErrBlobNotFound) {
+		t.Fatalf("a digest the registry lacks: %v, want ErrBlobNotFound", err)
 	}
 }

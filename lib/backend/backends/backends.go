@@ -13,6 +13,7 @@ import (
 	"github.com/docket-p2p/docket/lib/backend/fs"
 	"github.com/docket-p2p/docket/lib/backend/gcs"
 	"github.com/docket-p2p/docket/lib/backend/httpbackend"
+	"github.com/docket-p2p/docket/lib/backend/registrybackend"
 	"github.com/docket-p2p/docket/lib/backend/s3"
 )
 
@@ -23,14 +24,16 @@ const (
 	TypeGCS = "gcs"
 	// TypeHTTP is a read-only web server (lib/backend/httpbackend).
 	TypeHTTP = "http"
+	// TypeRegistry is another registry, read through (lib/backend/registrybackend).
+	TypeRegistry = "registry"
 )
 
 // typeList names every kind, for errors.
-const typeList = "fs, s3, gcs or http"
+const typeList = "fs, s3, gcs, http or registry"
 
 // Config selects and configures one backend.
 type Config struct {
-	// Type is fs (default), s3, gcs or http.
+	// Type is fs (default), s3, gcs, http or registry.
 	Type string `yaml:"type"`
 	// Root is the fs backend's directory.
 	Root string `yaml:"root"`
@@ -40,6 +43,8 @@ type Config struct {
 	GCS gcs.Config `yaml:"gcs"`
 	// HTTP configures the read-only http backend.
 	HTTP httpbackend.Config `yaml:"http"`
+	// Registry configures the read-only registry backend.
+	Registry registrybackend.Config `yaml:"registry"`
 }
 
 // ApplyDefaults fills unset fields; root is the fs directory to use when none is set.
@@ -58,6 +63,8 @@ func (c *Config) ApplyDefaults(root string) {
 		c.GCS.ApplyDefaults()
 	case TypeHTTP:
 		c.HTTP.ApplyDefaults()
+	case TypeRegistry:
+		c.Registry.ApplyDefaults()
 	}
 }
 
@@ -75,13 +82,15 @@ func (c *Config) Validate() error {
 		return c.GCS.Validate()
 	case TypeHTTP:
 		return c.HTTP.Validate()
+	case TypeRegistry:
+		return c.Registry.Validate()
 	}
 	return fmt.Errorf("backend: unknown type %q (%s)", c.Type, typeList)
 }
 
-// ReadOnly reports whether the configured kind only serves reads (http): fit for an origin's
-// read-through, not for the build-index.
-func (c *Config) ReadOnly() bool { return c.Type == TypeHTTP }
+// ReadOnly reports whether the configured kind only serves reads (http, registry): fit for
+// an origin's read-through, not for the build-index.
+func (c *Config) ReadOnly() bool { return c.Type == TypeHTTP || c.Type == TypeRegistry }
 
 // New builds the configured backend.
 func New(ctx context.Context, c Config) (backend.Client, error) {
@@ -95,6 +104,8 @@ func New(ctx context.Context, c Config) (backend.Client, error) {
 		return gcs.New(ctx, c.GCS)
 	case TypeHTTP:
 		return httpbackend.New(c.HTTP)
+	case TypeRegistry:
+		return registrybackend.New(c.Registry)
 	default:
 		return fs.New(c.Root)
 	}

@@ -28,7 +28,7 @@ func TestRouter(t *testing.T) {
 	if _, err := NewRouter(ctx, def, []NamespaceConfig{{Namespace: "(", Backend: lib}}); err == nil {
 		t.Fatal("a bad regular expression was accepted")
 	}
-	for _, c := range []Config{{Type: "ftp"}, {Type: TypeFS}, {Type: TypeS3}, {Type: TypeGCS}} {
+	for _, c := range []Config{{Type: "ftp"}, {Type: TypeFS}, {Type: TypeS3}, {Type: TypeGCS}, {Type: TypeHTTP}, {Type: TypeRegistry}} {
 		if c.Validate() == nil {
 			t.Errorf("%+v validated", c)
 		}

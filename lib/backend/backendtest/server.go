@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,8 +21,7 @@ const serverStartTimeout = 30 * time.Second
 
 // StartServer runs a storage server for a backend's tests (versitygw, fake-gcs-server) on a
 // free port of 127.0.0.1 and stops it when the test ends. bin is looked up on PATH and in
-// $(go env GOPATH)/bin; .ci/run installs it with `go install module` (install). A missing
-// binary skips the test, or fails it under CI=true. args returns the command line for the
+// $(go env GOPATH)/bin (see LookBinary for install). args returns the command line for the
 // server's host:port; StartServer waits until GET readyPath answers and returns host:port.
 func StartServer(t *testing.T, bin, install string, args func(addr string) []string, readyPath string) string {
 	t.Helper()
@@ -33,18 +33,33 @@ func StartServer(t *testing.T, bin, install string, args func(addr string) []str
 	addr := l.Addr().String()
 	l.Close()
 	cmd := exec.Command(path, args(addr)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	out := &tailBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s output (last %d bytes):\n%s", bin, serverLogTail, out.String())
+		}
+	})
 	deadline := time.Now().Add(serverStartTimeout)
 	for {
 		resp, err := http.Get("http://" + addr + readyPath)
 		if err == nil {
 			resp.Body.Close()
 			return addr
+		}
+		select {
+		case werr := <-exited:
+			exited <- werr
+			t.Fatalf("%s exited before answering on %s (%v):\n%s", bin, addr, werr, out.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not start on %s: %v", bin, addr, err)
@@ -55,7 +70,8 @@ func StartServer(t *testing.T, bin, install string, args func(addr string) []str
 
 // LookBinary returns the path of a test server's binary, looked up on PATH and in
 // $(go env GOPATH)/bin. A missing binary skips the test, or fails it under CI=true: .ci/run
-// installs it with `go install install`.
+// installs it with `go install install` (install is a module path@version) or as install
+// says (e.g. "apt-get install docker-registry").
 func LookBinary(t testing.TB, bin, install string) string {
 	t.Helper()
 	path, err := exec.LookPath(bin)
@@ -65,12 +81,41 @@ func LookBinary(t testing.TB, bin, install string) string {
 	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
 	path = filepath.Join(strings.TrimSpace(string(gopath)), "bin", bin)
 	if _, serr := os.Stat(path); serr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed but CI=true: .ci/run must install it (go install %s)", bin, install)
+		hint := install // a module ("path@version"), or how else to install bin
+		if strings.Contains(install, "@") {
+			hint = "go install " + install
 		}
-		t.Skipf("%s not installed (go install %s)", bin, install)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed but CI=true: .ci/run must install it (%s)", bin, hint)
+		}
+		t.Skipf("%s not installed (%s)", bin, hint)
 	}
 	return path
+}
+
+// serverLogTail is how much of a server's output is kept, to show when its test fails.
+const serverLogTail = 16 << 10
+
+// tailBuffer keeps the last serverLogTail bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > serverLogTail {
+		b.buf = append(b.buf[:0], b.buf[len(b.buf)-serverLogTail:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // RunPrefixed runs the suite against one shared store (a bucket of a test server), giving
@@ -82,4 +127,23 @@ func RunPrefixed(t *testing.T, newClient func(t *testing.T, prefix string) backe
 		n++
 		return newClient(t, fmt.Sprintf("run%d/", n))
 	})
+}
+
+// StartRegistry runs Debian's docker-registry (distribution 2.8) on a free port of 127.0.0.1
+// with a temporary storage folder and the given auth section of its configuration (YAML at
+// indent 0, e.g. "auth:\n  htpasswd: ..."; empty for an anonymous registry), and returns
+// host:port.
+func StartRegistry(t *testing.T, auth string) string {
+	t.Helper()
+	dir := t.TempDir()
+	return StartServer(t, "docker-registry", "apt-get install docker-registry", func(addr string) []string {
+		cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog: {disabled: true}\n"+
+			"storage:\n  filesystem:\n    rootdirectory: %s\n  delete: {enabled: true}\n"+
+			"http:\n  addr: %s\n  secret: docket-test-secret\n%s", filepath.Join(dir, "storage"), addr, auth)
+		path := filepath.Join(dir, "config.yml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"serve", path}
+	}, "/v2/")
 }

@@ -92,6 +92,7 @@ func (c *Config) Validate() error {
 
 // Client reads objects from a web server.
 type Client struct {
+	backend.ReadOnlyWrites
 	cfg   Config
 	http  *http.Client
 	ns    string
@@ -110,7 +111,11 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, http: NewHTTPClient(cfg.Timeout)}, nil
+	return &Client{
+		ReadOnlyWrites: backend.ReadOnlyWrites{Source: "the read-only http backend"},
+		cfg:            cfg,
+		http:           NewHTTPClient(cfg.Timeout),
+	}, nil
 }
 
 // NewHTTPClient is an HTTP client whose connects and response headers are bounded by timeout;
@@ -129,9 +134,6 @@ func (c *Client) ForNamespace(ns string) backend.Client {
 	cc.ns, cc.hasNS = ns, true
 	return &cc
 }
-
-// ReadOnly is true: nothing is written to a web server.
-func (c *Client) ReadOnly() bool { return true }
 
 // url expands the template for name.
 func (c *Client) url(name string) (string, error) {
@@ -215,25 +217,6 @@ func (c *Client) Download(ctx context.Context, name string, w io.Writer) error {
 	}
 	defer resp.Body.Close()
 	return CopyBody(w, resp, name)
-}
-
-// Upload returns ErrReadOnly.
-func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int64) error {
-	return readOnly("upload", name)
-}
-
-// List returns ErrReadOnly: a web server has no listing to rely on.
-func (c *Client) List(ctx context.Context, prefix string, fn func(string) error) error {
-	return readOnly("list", prefix)
-}
-
-// Delete returns ErrReadOnly.
-func (c *Client) Delete(ctx context.Context, name string) error {
-	return readOnly("delete", name)
-}
-
-func readOnly(op, name string) error {
-	return fmt.Errorf("%w: cannot %s %q", backend.ErrReadOnly, op, name)
 }
 
 // StatusError is the error of a response other than 200: ErrNotFound for 404 and 410, else
