@@ -49,16 +49,36 @@ func startObjectStore(t *testing.T) *objectStore {
 // client returns the S3 backend the origins use, to check what reached the bucket.
 func (s *objectStore) client(t *testing.T) backend.Client {
 	t.Helper()
-	c, err := s3.New(context.Background(), s.config())
+	c, err := s3.New(context.Background(), s3.Config{Bucket: bucket, Endpoint: "http://" + s.addr,
+		PathStyle: true, Region: "us-east-1", AccessKeyID: access, SecretAccessKey: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func (s *objectStore) config() s3.Config {
-	return s3.Config{Bucket: bucket, Endpoint: "http://" + s.addr, PathStyle: true,
-		Region: "us-east-1", AccessKeyID: access, SecretAccessKey: secret}
+// backendYAML is the backend block of a component's configuration for this store.
+func (s *objectStore) backendYAML() string {
+	return fmt.Sprintf(`backend:
+  type: s3
+  s3: {bucket: %q, endpoint: %q, path_style: true, region: us-east-1, access_key_id: %q, secret_access_key: %q}
+`, bucket, "http://"+s.addr, access, secret)
+}
+
+// bucketStore is an object store the components write to (versitygw, fake-gcs-server).
+type bucketStore interface {
+	backendYAML() string
+	client(t *testing.T) backend.Client
+}
+
+// writeConfig writes a component's YAML configuration under dir and returns its path.
+func writeConfig(t *testing.T, dir, name, yaml string) string {
+	t.Helper()
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // origin is one `docket origin` process of the ring.
@@ -68,7 +88,7 @@ type origin struct {
 }
 
 // startRing starts ringSize origin processes, replicas 2, writing back to the object store.
-func startRing(t *testing.T, store *objectStore) ([]*origin, *client.Cluster) {
+func startRing(t *testing.T, store bucketStore) ([]*origin, *client.Cluster) {
 	t.Helper()
 	addrs := make([]string, ringSize)
 	for i := range addrs {
@@ -77,22 +97,14 @@ func startRing(t *testing.T, store *objectStore) ([]*origin, *client.Cluster) {
 	var origins []*origin
 	for i, addr := range addrs {
 		dir := t.TempDir()
-		cfg := fmt.Sprintf(`listen: %q
+		path := writeConfig(t, dir, "origin", fmt.Sprintf(`listen: %q
 peer_listen: %q
 tracker: none
 data_dir: %q
 self: %q
 cluster: [%q, %q, %q]
 replicas: %d
-backend:
-  type: s3
-  s3: {bucket: %q, endpoint: %q, path_style: true, region: us-east-1, access_key_id: %q, secret_access_key: %q}
-`, addr, freeAddr(t), filepath.Join(dir, "data"), addr, addrs[0], addrs[1], addrs[2], replicas,
-			bucket, "http://"+store.addr, access, secret)
-		path := filepath.Join(dir, "origin.yaml")
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
+`, addr, freeAddr(t), filepath.Join(dir, "data"), addr, addrs[0], addrs[1], addrs[2], replicas)+store.backendYAML())
 		p := startProc(t, fmt.Sprintf("origin %d", i), "http://"+addr+"/health", docketBin, "origin", "--config", path)
 		origins = append(origins, &origin{proc: p, addr: addr, dir: filepath.Join(dir, "data")})
 	}
