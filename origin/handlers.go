@@ -69,8 +69,16 @@ func (s *Server) statBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.store.Stat(d)
-	if err != nil && r.Header.Get(client.HeaderLocalOnly) != "" {
+	local := r.Header.Get(client.HeaderLocalOnly) != ""
+	var n int64
+	if local {
+		n, err = s.store.Stat(d) // a peer's check (repair, replication) is not a use
+	} else {
+		// A registry's HEAD is a use: a push that finds the blob here and skips its upload
+		// keeps it young to the garbage collector until its manifest refers to it.
+		n, err = s.store.Touch(d)
+	}
+	if err != nil && local {
 		return err
 	}
 	if err != nil {

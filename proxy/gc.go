@@ -20,18 +20,16 @@ import (
 //     recorded manifests) and everything it refers to: config and layers of an image, child
 //     manifests of an index, its subject. A manifest that cannot be read aborts the pass:
 //     nothing is swept on an incomplete mark.
-//   - sweep: every blob on every origin's disk that is not marked and was last written or used
-//     longer ago than the grace period (by the origin's clock) is deleted on the origins and in
-//     the backend (DELETE /blobs/<digest>, which an origin passes on to its peers). An upload in
-//     progress is not a blob yet, and a blob pushed within the grace period is never taken, so
-//     a push in progress is safe as long as it ends within the grace period.
+//   - sweep: every blob on the origins' disks that is not marked and that no origin has
+//     written or used (read, or stat by a registry HEAD) within the grace period, by its clock,
+//     is deleted on the origins and in the backend (DELETE /blobs/<digest>, which an origin
+//     passes on to its peers). An upload in progress is not a blob yet, a blob pushed within
+//     the grace period is never taken, and a push that skips an existing blob after a HEAD has
+//     made it young: a push is safe as long as it ends within the grace period.
 //
 // Limits: a blob held only by the backend (evicted from every origin's disk) is not found by
-// the sweep; the backend swept is the default one (namespace ""); a manifest pushed between
-// the mark and the sweep that reuses an old, unreferenced blob (a client that skipped the
-// upload because the blob existed) can lose it, as in distribution's collector, which asks for
-// a read-only registry while it runs: run GC when pushes are quiet, or with a grace period
-// longer than any push.
+// the sweep; the backend swept is the default one (namespace ""); a HEAD that lands between an
+// origin's listing and the delete does not save the blob (a window of one sweep).
 //
 // Agents are not told: their caches are bounded by disk_budget, and a collected blob, which
 // no tag reaches any more, is evicted from them like any other cold blob.
@@ -74,7 +72,8 @@ func (c *collector) Collect(ctx context.Context) (GCResult, error) {
 	}
 	res.Marked = len(marked)
 	cutoff := c.now().Add(-c.grace)
-	doomed := map[core.Digest]bool{}
+	// A blob is doomed only if every origin that lists it has not used it within the grace.
+	old, young := map[core.Digest]bool{}, map[core.Digest]bool{}
 	for _, addr := range c.cluster.Ring().Members() {
 		l, ok := c.cluster.Client(addr).(originclient.Lister)
 		if !ok {
@@ -83,22 +82,26 @@ func (c *collector) Collect(ctx context.Context) (GCResult, error) {
 		err := listAll(ctx, l, func(b originclient.ListedBlob) error {
 			res.Scanned++
 			d, err := core.ParseDigest(b.Digest)
-			if err != nil || marked[d] || doomed[d] {
+			if err != nil || marked[d] {
 				return err
 			}
-			if !b.Modified.Before(cutoff) {
-				res.Young++
-				return nil
+			if b.Modified.Before(cutoff) {
+				old[d] = true
+			} else {
+				young[d] = true
 			}
-			doomed[d] = true
 			return nil
 		})
 		if err != nil {
 			return res, fmt.Errorf("gc: list origin %s: %w", addr, err)
 		}
 	}
+	res.Young = len(young)
 	var errs []error
-	for d := range doomed {
+	for d := range old {
+		if young[d] {
+			continue
+		}
 		// Any origin deletes everywhere: its own copy, the backend's and its peers'.
 		var err error
 		for _, o := range c.cluster.Holders(d) {

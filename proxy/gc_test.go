@@ -95,6 +95,20 @@ func TestGarbageCollection(t *testing.T) {
 			t.Fatalf("push v%d: %v", i, err)
 		}
 	}
+	// An old, unreferenced blob that a push finds with a HEAD just before the collection (and
+	// so skips uploading) is young again and survives.
+	reused, err := random.Layer(8<<10, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := name.NewRepository(host+"/gc/app", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteLayer(repo, reused); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	reusedDigest := layerDigest(t, reused)
 	gone, kept := imageBlobs(t, images[0]), imageBlobs(t, images[1])
 	sharedDigest := layerDigest(t, shared)
 	gone = removeDigest(gone, sharedDigest)
@@ -125,11 +139,10 @@ func TestGarbageCollection(t *testing.T) {
 	}
 
 	clock.Advance(2 * time.Hour)
-	fresh, err := random.Layer(8<<10, types.DockerLayer)
-	if err != nil {
-		t.Fatal(err)
+	if status, _, _ := do(t, http.MethodHead, fmt.Sprintf("http://%s/v2/gc/app/blobs/%s", host, reusedDigest), nil, nil); status != http.StatusOK {
+		t.Fatalf("HEAD of the reused blob: %d", status)
 	}
-	repo, err := name.NewRepository(host+"/gc/app", name.Insecure)
+	fresh, err := random.Layer(8<<10, types.DockerLayer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +164,7 @@ func TestGarbageCollection(t *testing.T) {
 				t.Errorf("origin %d still holds collected %s (%v)", i, d, err)
 			}
 		}
-		for _, d := range append([]core.Digest{sharedDigest, freshDigest}, kept...) {
+		for _, d := range append([]core.Digest{sharedDigest, freshDigest, reusedDigest}, kept...) {
 			if _, err := o.Store().Stat(d); err != nil {
 				t.Errorf("origin %d lost %s: %v", i, d, err)
 			}

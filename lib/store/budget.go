@@ -87,6 +87,17 @@ func (s *Store) used(d core.Digest, size int64) {
 	s.updateGauges()
 }
 
+// Touch records a use of blob d without reading it (a registry HEAD, as before a push that
+// then skips the upload) and returns its size, or ErrNotFound: d becomes the most recently
+// used, and young to a garbage collector that reads its last use.
+func (s *Store) Touch(d core.Digest) (int64, error) {
+	n, err := s.Stat(d)
+	if err == nil {
+		s.used(d, n)
+	}
+	return n, err
+}
+
 // forgetBlob drops d from the LRU (it was deleted).
 func (s *Store) forgetBlob(d core.Digest) {
 	s.lru.mu.Lock()
