@@ -10,13 +10,16 @@ package buildindex
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/backend/backends"
+	"github.com/docket-p2p/docket/lib/backend/writeback"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
 )
@@ -29,7 +32,11 @@ type Server struct {
 	cfg     Config
 	index   *Index
 	handler http.Handler
+	closer  io.Closer // stops the write-back queue (nil: none)
 }
+
+// writeBackDir is the write-back queue's folder under data_dir (lib/backend/writeback).
+const writeBackDir = "writeback"
 
 // Option adjusts New.
 type Option func(*options)
@@ -62,19 +69,32 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
 	be := o.backend
+	var closer io.Closer // the write-back queue, if any
 	if be == nil {
 		var err error
 		if be, err = backends.New(ctx, cfg.Backend); err != nil {
 			return nil, fmt.Errorf("build-index: backend: %w", err)
 		}
+		if cfg.Backend.Type != backends.TypeFS {
+			// An object store is written back to asynchronously from a durable local queue:
+			// a tag put is acknowledged once it is on this disk, and survives a restart.
+			wb, err := writeback.New(filepath.Join(cfg.DataDir, writeBackDir), be, log, reg.Scope.SubScope("writeback"))
+			if err != nil {
+				return nil, fmt.Errorf("build-index: %w", err)
+			}
+			be, closer = wb, wb
+		}
 	}
 	index := newIndex(be, o.observer, reg.Scope.SubScope("index"))
 	if err := index.load(ctx, log); err != nil {
+		if closer != nil {
+			_ = closer.Close()
+		}
 		return nil, fmt.Errorf("build-index: loading: %w", err)
 	}
 	r := httpserver.NewRouter(reg, log)
 	(&api{index: index, log: log}).mount(r)
-	return &Server{cfg: cfg, index: index, handler: r}, nil
+	return &Server{cfg: cfg, index: index, handler: r, closer: closer}, nil
 }
 
 // Index returns the server's index, for in-process users and tests.
@@ -88,6 +108,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close releases nothing today; every change is already durable in the backend when it is
-// acknowledged.
-func (s *Server) Close() error { return nil }
+// Close stops the write-back queue, if any; what it still owes stays journalled on disk and
+// is written back after the next start. Every change is durable when it is acknowledged.
+func (s *Server) Close() error {
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
+}
