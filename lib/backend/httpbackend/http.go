@@ -216,7 +216,7 @@ func (c *Client) Download(ctx context.Context, name string, w io.Writer) error {
 		return err
 	}
 	defer resp.Body.Close()
-	return CopyBody(w, resp, name)
+	return CopyBody(ctx, w, resp, name)
 }
 
 // StatusError is the error of a response other than 200: ErrNotFound for 404 and 410, else
@@ -241,10 +241,11 @@ func InfoOf(resp *http.Response, name string) (backend.Info, error) {
 	return info, nil
 }
 
-// CopyBody copies a 200 response's body to w; a body that ends before or runs past its
-// Content-Length is an error.
-func CopyBody(w io.Writer, resp *http.Response, name string) error {
-	n, err := io.Copy(w, resp.Body)
+// CopyBody copies a 200 response's body to w until ctx ends (checked before every read, so
+// bytes the connection has already buffered are not delivered after it); a body that ends
+// before or runs past its Content-Length is an error.
+func CopyBody(ctx context.Context, w io.Writer, resp *http.Response, name string) error {
+	n, err := io.Copy(w, ctxReader{ctx: ctx, r: resp.Body})
 	if err != nil {
 		return fmt.Errorf("%s %s: after %d bytes: %w", resp.Request.Method, name, n, err)
 	}
@@ -252,4 +253,17 @@ func CopyBody(w io.Writer, resp *http.Response, name string) error {
 		return fmt.Errorf("%s %s: %d bytes, Content-Length %d", resp.Request.Method, name, n, resp.ContentLength)
 	}
 	return nil
+}
+
+// ctxReader fails every read once its context has ended.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

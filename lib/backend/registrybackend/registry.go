@@ -210,5 +210,5 @@ func (c *Client) Download(ctx context.Context, name string, w io.Writer) error {
 		return err
 	}
 	defer resp.Body.Close()
-	return httpbackend.CopyBody(w, resp, name)
+	return httpbackend.CopyBody(ctx, w, resp, name)
 }
