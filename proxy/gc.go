@@ -27,9 +27,11 @@ import (
 //     the grace period is never taken, and a push that skips an existing blob after a HEAD has
 //     made it young: a push is safe as long as it ends within the grace period.
 //
-// Limits: a blob held only by the backend (evicted from every origin's disk) is not found by
-// the sweep; the backend swept is the default one (namespace ""); a HEAD that lands between an
-// origin's listing and the delete does not save the blob (a window of one sweep).
+// The default backend (namespace "") is listed too, through any origin, so a blob evicted from
+// every disk is swept from it by its upload time.
+//
+// Limits: only the default backend is swept, not the per-namespace ones; a HEAD that lands
+// between an origin's listing and the delete does not save the blob (a window of one sweep).
 //
 // Agents are not told: their caches are bounded by disk_budget, and a collected blob, which
 // no tag reaches any more, is evicted from them like any other cold blob.
@@ -74,27 +76,31 @@ func (c *collector) Collect(ctx context.Context) (GCResult, error) {
 	cutoff := c.now().Add(-c.grace)
 	// A blob is doomed only if every origin that lists it has not used it within the grace.
 	old, young := map[core.Digest]bool{}, map[core.Digest]bool{}
+	classify := func(b originclient.ListedBlob) error {
+		res.Scanned++
+		d, err := core.ParseDigest(b.Digest)
+		if err != nil || marked[d] {
+			return err
+		}
+		if b.Modified.Before(cutoff) {
+			old[d] = true
+		} else {
+			young[d] = true
+		}
+		return nil
+	}
 	for _, addr := range c.cluster.Ring().Members() {
 		l, ok := c.cluster.Client(addr).(originclient.Lister)
 		if !ok {
 			return res, fmt.Errorf("gc: origin %s cannot list its blobs", addr)
 		}
-		err := listAll(ctx, l, func(b originclient.ListedBlob) error {
-			res.Scanned++
-			d, err := core.ParseDigest(b.Digest)
-			if err != nil || marked[d] {
-				return err
-			}
-			if b.Modified.Before(cutoff) {
-				old[d] = true
-			} else {
-				young[d] = true
-			}
-			return nil
-		})
-		if err != nil {
+		if err := listAll(ctx, l.List, classify); err != nil {
 			return res, fmt.Errorf("gc: list origin %s: %w", addr, err)
 		}
+	}
+	// Blobs only the backend holds (evicted from every disk) are swept from it too.
+	if err := c.listBackend(ctx, classify); err != nil {
+		return res, fmt.Errorf("gc: list backend: %w", err)
 	}
 	res.Young = len(young)
 	var errs []error
@@ -118,11 +124,28 @@ func (c *collector) Collect(ctx context.Context) (GCResult, error) {
 	return res, errors.Join(errs...)
 }
 
+// listBackend pages through the default backend's blobs, asking the first origin that answers.
+func (c *collector) listBackend(ctx context.Context, fn func(originclient.ListedBlob) error) error {
+	var errs []error
+	for _, addr := range c.cluster.Ring().Members() {
+		l, ok := c.cluster.Client(addr).(originclient.BackendLister)
+		if !ok {
+			continue
+		}
+		err := listAll(ctx, l.ListBackend, fn)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(append(errs, errors.New("no origin listed the backend"))...)
+}
+
 // listAll pages through an origin's blob list.
-func listAll(ctx context.Context, l originclient.Lister, fn func(originclient.ListedBlob) error) error {
+func listAll(ctx context.Context, list func(ctx context.Context, after string, n int) (originclient.ListPage, error), fn func(originclient.ListedBlob) error) error {
 	after := ""
 	for {
-		page, err := l.List(ctx, after, originclient.ListPageMax)
+		page, err := list(ctx, after, originclient.ListPageMax)
 		if err != nil {
 			return err
 		}

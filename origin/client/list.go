@@ -35,17 +35,40 @@ type ListedBlob struct {
 	Modified time.Time `json:"modified,omitzero"`
 }
 
+// ListSourceBackend is the source= value of GET /blobs that lists the origin's default
+// backend instead of its disk.
+const ListSourceBackend = "backend"
+
 // Lister is the optional power of a Client to page through the blobs an origin holds.
 type Lister interface {
 	List(ctx context.Context, after string, n int) (ListPage, error)
 }
 
+// BackendLister is the optional power of a Client to page through the blobs of the origin's
+// default backend (namespace ""), each with its upload time as Modified; the garbage
+// collector sweeps them.
+type BackendLister interface {
+	ListBackend(ctx context.Context, after string, n int) (ListPage, error)
+}
+
 // List returns up to n blobs (at most ListPageMax) held on the origin's disk after digest
 // after ("" for the first page).
 func (c *httpClient) List(ctx context.Context, after string, n int) (ListPage, error) {
+	return c.list(ctx, after, n, "")
+}
+
+// ListBackend is List of the origin's default backend.
+func (c *httpClient) ListBackend(ctx context.Context, after string, n int) (ListPage, error) {
+	return c.list(ctx, after, n, ListSourceBackend)
+}
+
+func (c *httpClient) list(ctx context.Context, after string, n int, source string) (ListPage, error) {
 	q := url.Values{"n": {strconv.Itoa(n)}}
 	if after != "" {
 		q.Set("after", after)
+	}
+	if source != "" {
+		q.Set("source", source)
 	}
 	req, err := c.newRequest(ctx, http.MethodGet, c.url("/blobs", "", q), nil)
 	if err != nil {
