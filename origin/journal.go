@@ -71,26 +71,7 @@ func (j *journal) add(e journalEntry) error {
 	if err != nil {
 		return fmt.Errorf("write-back journal: %w", err)
 	}
-	f, err := os.CreateTemp(j.dir, journalTempPrefix+"*")
-	if err != nil {
-		return fmt.Errorf("write-back journal: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, j.path(e.NS, e.Digest))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write-back journal: %w", err)
-	}
-	if err := fsutil.SyncDir(j.dir); err != nil {
+	if err := fsutil.WriteFileAtomic(j.path(e.NS, e.Digest), journalTempPrefix+"*", b); err != nil {
 		return fmt.Errorf("write-back journal: %w", err)
 	}
 	return nil

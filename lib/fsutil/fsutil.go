@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // SyncDir fsyncs dir, so a rename into it survives a crash.
@@ -35,4 +36,30 @@ func (c *CtxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.R.Read(p)
+}
+
+// WriteFileAtomic writes b to dst durably and all at once: a temp file in dst's folder named
+// from pattern (os.CreateTemp), fsynced, renamed over dst, and the folder fsynced. Readers see
+// the old content or the new, never part of it; the temp file is removed on failure.
+func WriteFileAtomic(dst, pattern string, b []byte) error {
+	dir := filepath.Dir(dst)
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), dst)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	return SyncDir(dir)
 }

@@ -139,25 +139,7 @@ func (b *Backend) record(name, op string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(b.journal, ".tmp")
-	if err != nil {
-		return fmt.Errorf("writeback: %w", err)
-	}
-	_, err = f.Write(raw)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), b.journalPath(name))
-	}
-	if err == nil {
-		err = fsutil.SyncDir(b.journal)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
+	if err := fsutil.WriteFileAtomic(b.journalPath(name), ".tmp*", raw); err != nil {
 		return fmt.Errorf("writeback: journal %s: %w", name, err)
 	}
 	b.pending[name] = op
