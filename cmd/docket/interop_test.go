@@ -2,7 +2,8 @@ package main
 
 // Interoperability with stock BitTorrent software from Debian (aria2c, opentracker,
 // mktorrent; .ci/run installs them): `docket get` downloads from an aria2c seeder, aria2c
-// downloads from a Docket seeder, and both find each other through opentracker.
+// downloads from a Docket origin and from a bare scheduler seeder, both find each other
+// through opentracker, and `docket get` reads mktorrent's torrents.
 
 import (
 	"bytes"
@@ -24,9 +25,11 @@ import (
 	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/internal/devcluster"
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/scheduler"
+	originclient "github.com/docket-p2p/docket/origin/client"
 	"github.com/docket-p2p/docket/tracker"
 	trackerclient "github.com/docket-p2p/docket/tracker/client"
 )
@@ -432,5 +435,36 @@ func TestGetErrors(t *testing.T) {
 			}
 			assertOnlyFile(t, dir, "")
 		})
+	}
+}
+
+// TestAria2cFromOrigin: a blob pushed to a dev cluster's origin; `docket torrent` writes its
+// .torrent from the cluster's tracker, and aria2c downloads the blob from the origin, which
+// seeds it over the peer protocol and announces it to that tracker.
+func TestAria2cFromOrigin(t *testing.T) {
+	requireTool(t, "aria2c")
+	ctx, cancel := context.WithTimeout(context.Background(), interopTimeout)
+	defer cancel()
+	c, err := devcluster.Start(ctx, devcluster.Options{DataDir: t.TempDir(),
+		Metrics: func(string) *metrics.Registry { return metrics.NewNop() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	blob := make([]byte, 3<<20+777)
+	rng := rand.New(rand.NewPCG(8, 9))
+	for i := range blob {
+		blob[i] = byte(rng.Uint32())
+	}
+	d := core.SHA256Digest(blob)
+	if err := originclient.New(c.Origin, nil).Upload(ctx, "lib/aria", d, int64(len(blob)), bytes.NewReader(blob)); err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(t.TempDir(), "blob.torrent")
+	if code, _, stderr := runDocket(t, ctx, "torrent", "--tracker", c.Tracker, "--ns", "lib/aria", "-o", tp, d.String()); code != exitOK {
+		t.Fatalf("docket torrent: exit %d: %s", code, stderr)
+	}
+	if got := aria2cDownload(t, tp, d.String()); !bytes.Equal(got, blob) {
+		t.Fatal("aria2c's copy differs from the blob")
 	}
 }
