@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
+
+	"github.com/docket-p2p/docket/lib/scheduler"
 )
 
 // Config is the agent's configuration (config/agent.yaml).
@@ -22,6 +25,16 @@ type Config struct {
 	// DiskBudget is how many bytes of blobs the cache keeps (default 0: no bound). Past it,
 	// least-recently-used blobs are evicted, never one being served or seeded.
 	DiskBudget int64 `yaml:"disk_budget"`
+	// PeerListen is the BitTorrent peer listener's address (default ":16100").
+	PeerListen string `yaml:"peer_listen"`
+	// Tracker is the tracker's host:port: announces go to http://TRACKER/announce, and a
+	// Docket tracker also serves metainfo; with another tracker (opentracker) metainfo comes
+	// from the origins (default "127.0.0.1:15003").
+	Tracker string `yaml:"tracker"`
+	// SeedTime is how long a downloaded blob is seeded to other peers (default 10m).
+	SeedTime time.Duration `yaml:"seed_time"`
+	// Scheduler tunes the peer engine; its temp_dir defaults to "<data_dir>/partial".
+	Scheduler scheduler.Config `yaml:"scheduler"`
 }
 
 // Defaults, applied by ApplyDefaults.
@@ -30,6 +43,9 @@ const (
 	DefaultOrigin     = "127.0.0.1:15002"
 	DefaultReplicas   = 2
 	DefaultBuildIndex = "127.0.0.1:15004"
+	DefaultPeerListen = ":16100"
+	DefaultTracker    = "127.0.0.1:15003"
+	DefaultSeedTime   = 10 * time.Minute
 )
 
 // DefaultDataDir is where the agent keeps its cache unless configured.
@@ -52,6 +68,19 @@ func (c *Config) ApplyDefaults() {
 	if c.BuildIndex == "" {
 		c.BuildIndex = DefaultBuildIndex
 	}
+	if c.PeerListen == "" {
+		c.PeerListen = DefaultPeerListen
+	}
+	if c.Tracker == "" {
+		c.Tracker = DefaultTracker
+	}
+	if c.SeedTime == 0 {
+		c.SeedTime = DefaultSeedTime
+	}
+	if c.Scheduler.TempDir == "" {
+		c.Scheduler.TempDir = filepath.Join(c.DataDir, "partial")
+	}
+	c.Scheduler.ApplyDefaults()
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -72,6 +101,18 @@ func (c *Config) Validate() error {
 	}
 	if c.DiskBudget < 0 {
 		return errors.New("agent: disk_budget must not be negative")
+	}
+	if _, _, err := net.SplitHostPort(c.PeerListen); err != nil {
+		return fmt.Errorf("agent: peer_listen %q: %w", c.PeerListen, err)
+	}
+	if _, _, err := net.SplitHostPort(c.Tracker); err != nil {
+		return fmt.Errorf("agent: tracker %q: %w", c.Tracker, err)
+	}
+	if c.SeedTime < 0 {
+		return errors.New("agent: seed_time must not be negative")
+	}
+	if err := c.Scheduler.Validate(); err != nil {
+		return fmt.Errorf("agent: %w", err)
 	}
 	return nil
 }

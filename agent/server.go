@@ -5,25 +5,29 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
-	"github.com/docket-p2p/docket/agent/httpdownload"
+	"github.com/docket-p2p/docket/agent/p2p"
 	"github.com/docket-p2p/docket/buildindex/client"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/registry"
+	"github.com/docket-p2p/docket/lib/scheduler"
 	"github.com/docket-p2p/docket/lib/store"
 	originclient "github.com/docket-p2p/docket/origin/client"
+	trackerclient "github.com/docket-p2p/docket/tracker/client"
 )
 
 // Server is a running agent.
 type Server struct {
 	cfg     Config
-	dl      *httpdownload.Downloader
+	dl      *p2p.Downloader
 	handler http.Handler
 
 	stopEvictor context.CancelFunc
@@ -48,7 +52,24 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	dl := httpdownload.New(cluster, st, log, reg.Scope.SubScope("download"))
+	if err := os.MkdirAll(cfg.Scheduler.TempDir, 0o755); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	sched, err := scheduler.New(cfg.Scheduler, log, reg.Scope.SubScope("p2p"))
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	pl, err := net.Listen("tcp", cfg.PeerListen)
+	if err != nil {
+		return nil, fmt.Errorf("agent: peer listener on %s: %w", cfg.PeerListen, err)
+	}
+	tracker := trackerclient.New(cfg.Tracker, nil)
+	dl := p2p.New(p2p.Options{
+		Scheduler: sched, Listener: pl,
+		Tracker: tracker, MetaInfo: []p2p.MetaInfoSource{tracker, cluster},
+		Origins: cluster, Store: st, SeedTime: cfg.SeedTime,
+		Log: log, Scope: reg.Scope.SubScope("download"),
+	})
 	api := registry.New(registry.Options{
 		Blobs:    &blobs{cache: st, dl: dl},
 		Index:    client.New(cfg.BuildIndex, nil),
@@ -71,10 +92,19 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 // Handler returns the agent's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves the registry API on l until ctx ends.
+// Serve serves the registry API on l, and peers on the peer listener, until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return httpserver.Serve(ctx, l, s.handler)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	peerErr := make(chan error, 1)
+	go func() { peerErr <- s.dl.Serve(ctx) }()
+	err := httpserver.Serve(ctx, l, s.handler)
+	cancel()
+	return errors.Join(err, <-peerErr)
 }
+
+// PeerAddr is the address of the agent's peer listener.
+func (s *Server) PeerAddr() net.Addr { return s.dl.PeerAddr() }
 
 // Close stops the evictor and the downloads in progress and waits for them to end.
 func (s *Server) Close() error {

@@ -102,6 +102,19 @@ func startBuildIndex(t *testing.T) string {
 	return ts.Listener.Addr().String()
 }
 
+// closedAddr is an address nothing listens on: these agents have no tracker, so every pull
+// falls back to the origin over HTTP.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
 // startAgent runs an agent with its cache in dataDir and returns its base URL.
 func startAgent(t *testing.T, dataDir, originAddr, indexAddr string) string {
 	t.Helper()
@@ -111,6 +124,8 @@ func startAgent(t *testing.T, dataDir, originAddr, indexAddr string) string {
 		Origins:    []string{originAddr},
 		Replicas:   1,
 		BuildIndex: indexAddr,
+		PeerListen: "127.0.0.1:0",
+		Tracker:    closedAddr(t),
 	}, discard, metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -341,8 +356,8 @@ func TestMetrics(t *testing.T) {
 	img := seedImage(t, o, index, "app", "v1", 128<<10)
 	reg := metrics.New("agent")
 	t.Cleanup(func() { reg.Close() })
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Origins: []string{o.addr}, Replicas: 1, BuildIndex: index},
-		discard, reg)
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Origins: []string{o.addr}, Replicas: 1, BuildIndex: index,
+		PeerListen: "127.0.0.1:0", Tracker: closedAddr(t)}, discard, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

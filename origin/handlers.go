@@ -212,7 +212,7 @@ func (s *Server) getMetaInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.seeder.hold(m, false)
+	s.seeder.holdAndAnnounce(r.Context(), m)
 	b, err := metainfo.Marshal(m)
 	if err != nil {
 		return err

@@ -97,7 +97,7 @@ func (sd *seeder) lookup(h core.InfoHash) (*core.MetaInfo, io.ReaderAt, bool) {
 }
 
 // hold records that the store holds m's blob and, unless quiet, makes it active: announced now
-// and every interval while it stays active.
+// (in the background) and every interval while it stays active.
 func (sd *seeder) hold(m *core.MetaInfo, quiet bool) {
 	sd.mu.Lock()
 	sd.index[m.InfoHash] = m.Digest
@@ -107,10 +107,29 @@ func (sd *seeder) hold(m *core.MetaInfo, quiet bool) {
 	}
 }
 
+// holdAndAnnounce is hold that announces before it returns: a metainfo request usually comes
+// from a tracker about to hand out peers for the blob, and the origin should be among them.
+func (sd *seeder) holdAndAnnounce(ctx context.Context, m *core.MetaInfo) {
+	sd.mu.Lock()
+	sd.index[m.InfoHash] = m.Digest
+	sd.mu.Unlock()
+	if a := sd.activate(m); a != nil {
+		sd.announce(ctx, m.Digest, a)
+	}
+}
+
 // touch marks m's blob active; a blob not announced within the interval is announced now.
 func (sd *seeder) touch(m *core.MetaInfo) {
+	if a := sd.activate(m); a != nil {
+		go sd.announce(context.Background(), m.Digest, a)
+	}
+}
+
+// activate marks m's blob active and returns it, marked as being announced, when an announce
+// is due (none within the interval); nil otherwise.
+func (sd *seeder) activate(m *core.MetaInfo) *activeBlob {
 	if sd.tracker == nil {
-		return
+		return nil
 	}
 	now := sd.now()
 	sd.mu.Lock()
@@ -126,8 +145,9 @@ func (sd *seeder) touch(m *core.MetaInfo) {
 	}
 	sd.mu.Unlock()
 	if due {
-		go sd.announce(context.Background(), m.Digest, a)
+		return a
 	}
+	return nil
 }
 
 // forget stops seeding and announcing a deleted blob.

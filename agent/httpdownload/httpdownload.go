@@ -1,7 +1,8 @@
 // Package httpdownload is the agent's Downloader over HTTP: it streams a blob from the origins
 // that own it into the agent's store, which verifies the digest while the bytes arrive and
 // publishes the blob only once it matches. Concurrent requests for one digest share one
-// transfer. The P2P scheduler replaces it behind the same agent.Downloader interface.
+// transfer. The same sharing, retrying and logging runs any other Fetch (NewFetching): the
+// P2P downloader (agent/p2p) uses it with a fetch from peers that falls back to this one.
 package httpdownload
 
 import (
@@ -40,13 +41,17 @@ type Store interface {
 	Put(ctx context.Context, d core.Digest, size int64, r io.Reader) error
 }
 
+// Fetch makes one attempt at bringing d into the store; attrs, if any, are added to the line
+// logged for the finished blob (where its bytes came from).
+type Fetch func(ctx context.Context, repo string, d core.Digest) (attrs []any, err error)
+
 // Downloader fetches blobs from a Source into a Store.
 type Downloader struct {
-	src     Source
-	store   Store
-	log     *slog.Logger
-	metrics downloadMetrics
-	backoff time.Duration // pause before the first retry (retryBackoff; tests shorten it)
+	fetchOnce Fetch
+	store     Store
+	log       *slog.Logger
+	metrics   downloadMetrics
+	backoff   time.Duration // pause before the first retry (retryBackoff; tests shorten it)
 
 	// base parents every transfer; Close cancels it and waits for the transfers to end.
 	base   context.Context
@@ -78,11 +83,18 @@ type downloadMetrics struct {
 
 // New returns a Downloader reporting its metrics to scope.
 func New(src Source, st Store, log *slog.Logger, scope tally.Scope) *Downloader {
+	return NewFetching(func(ctx context.Context, repo string, d core.Digest) ([]any, error) {
+		return nil, fetchHTTP(ctx, src, st, repo, d)
+	}, st, log, scope)
+}
+
+// NewFetching returns a Downloader whose transfers run fetch (retried, shared, logged).
+func NewFetching(fetch Fetch, st Store, log *slog.Logger, scope tally.Scope) *Downloader {
 	base, cancel := context.WithCancel(context.Background())
 	return &Downloader{
-		src:   src,
-		store: st,
-		log:   log,
+		fetchOnce: fetch,
+		store:     st,
+		log:       log,
 		metrics: downloadMetrics{
 			cacheHits:    scope.Counter("cache_hits"),
 			cacheMisses:  scope.Counter("cache_misses"),
@@ -158,7 +170,7 @@ func (dl *Downloader) Download(ctx context.Context, repo string, d core.Digest) 
 func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.Digest) {
 	defer dl.wg.Done()
 	start := time.Now()
-	size, err := dl.fetch(ctx, repo, d)
+	size, attrs, err := dl.fetch(ctx, repo, d)
 	elapsed := time.Since(start)
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -171,8 +183,9 @@ func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.
 		dl.metrics.downloads.Inc(1)
 		dl.metrics.bytes.Inc(size)
 		dl.metrics.downloadTime.Record(elapsed)
-		dl.log.Info("blob downloaded", "digest", d, "repo", repo, "bytes", size, "duration", elapsed,
-			"mib_per_s", fmt.Sprintf("%.1f", float64(size)/(1<<20)/max(elapsed.Seconds(), 1e-6)))
+		dl.log.Info("blob downloaded", append([]any{"digest", d, "repo", repo, "bytes", size,
+			"seconds", fmt.Sprintf("%.3f", elapsed.Seconds()),
+			"mib_per_s", fmt.Sprintf("%.1f", float64(size)/(1<<20)/max(elapsed.Seconds(), 1e-6))}, attrs...)...)
 	}
 	dl.mu.Lock()
 	t.err = err
@@ -186,15 +199,20 @@ func (dl *Downloader) run(ctx context.Context, t *transfer, repo string, d core.
 
 // fetch streams d into the store, retrying failed transfers; the store discards every
 // attempt that does not match the digest.
-func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (int64, error) {
+func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (int64, []any, error) {
 	backoff := dl.backoff
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		if err = dl.fetchOnce(ctx, repo, d); err == nil {
-			return dl.store.Stat(d)
+		var attrs []any
+		if attrs, err = dl.fetchOnce(ctx, repo, d); err == nil {
+			size, err := dl.store.Stat(d)
+			return size, attrs, err
+		}
+		if errors.Is(err, registry.ErrBlobUnknown) {
+			return 0, nil, err
 		}
 		if errors.Is(err, client.ErrBlobNotFound) {
-			return 0, fmt.Errorf("%w: %w", registry.ErrBlobUnknown, err)
+			return 0, nil, fmt.Errorf("%w: %w", registry.ErrBlobUnknown, err)
 		}
 		if ctx.Err() != nil || attempt == maxAttempts {
 			break
@@ -203,29 +221,32 @@ func (dl *Downloader) fetch(ctx context.Context, repo string, d core.Digest) (in
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
 		backoff *= 2
 	}
 	if ctx.Err() != nil {
-		return 0, ctx.Err()
+		return 0, nil, ctx.Err()
+	}
+	if errors.Is(err, registry.ErrUnavailable) {
+		return 0, nil, err
 	}
 	// Every other failure (origins down, a stream cut short, content that does not match its
 	// digest) is the source's fault and worth retrying later: the registry answers 503.
-	return 0, fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
+	return 0, nil, fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
 }
 
-// fetchOnce streams d into the store. The size the origin reports bounds the transfer, so a
+// fetchHTTP streams d from src into st. The size the origin reports bounds the transfer, so a
 // source sending endless bytes fails at the size, not when the disk is full.
-func (dl *Downloader) fetchOnce(ctx context.Context, repo string, d core.Digest) error {
-	size, err := dl.src.Stat(ctx, repo, d)
+func fetchHTTP(ctx context.Context, src Source, st Store, repo string, d core.Digest) error {
+	size, err := src.Stat(ctx, repo, d)
 	if err != nil {
 		return err
 	}
-	body, err := dl.src.Download(ctx, repo, d, 0, -1)
+	body, err := src.Download(ctx, repo, d, 0, -1)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	return dl.store.Put(ctx, d, size, body)
+	return st.Put(ctx, d, size, body)
 }

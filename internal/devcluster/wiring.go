@@ -91,6 +91,8 @@ func componentConfig(c *Cluster, comp Component, o Options) (config.Config, erro
 		}
 	default: // an agent
 		cfg = &agent.Config{
+			PeerListen: net.JoinHostPort(o.Host, "0"),
+			Tracker:    c.Tracker,
 			Listen:     comp.Addr,
 			DataDir:    comp.DataDir,
 			Origins:    []string{c.Origin},

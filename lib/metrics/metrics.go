@@ -51,3 +51,9 @@ func NewNop() *Registry {
 
 // Close flushes and stops the reporter.
 func (r *Registry) Close() error { return r.closer.Close() }
+
+// NewTest returns a registry recording into a tally test scope, whose snapshots tests read.
+func NewTest() (*Registry, tally.TestScope) {
+	scope := tally.NewTestScope("", nil)
+	return &Registry{Scope: scope, Handler: http.NotFoundHandler(), closer: io.NopCloser(nil)}, scope
+}

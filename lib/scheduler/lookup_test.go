@@ -50,6 +50,9 @@ func TestLookupAddPeersAndSeedOn(t *testing.T) {
 	if got := taggedCounter(origin, "bytes_out", kindAgent); got != int64(len(data)) {
 		t.Fatalf("origin sent %d bytes to agents, want %d", got, len(data))
 	}
+	if got := first.s.Received(m.InfoHash); got[kindOrigin] != int64(len(data)) {
+		t.Fatalf("Received = %v, want %d bytes from the origin", got, len(data))
+	}
 	if lookups != 1 {
 		t.Fatalf("%d lookups, want 1", lookups)
 	}

@@ -300,6 +300,7 @@ func (p *peer) block(m wire.Message) error {
 	idx := int(m.Index)
 	t.mu.Lock()
 	p.s.scope.Tagged(map[string]string{"peer": p.kind}).Counter("bytes_in").Inc(int64(len(m.Payload)))
+	t.received[p.kind] += int64(len(m.Payload))
 	pp := p.pieces[idx]
 	j := int(m.Begin / wire.BlockSize)
 	if pp == nil || m.Begin%wire.BlockSize != 0 || j >= len(pp.got) || j >= pp.requested || pp.got[j] {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -113,8 +114,10 @@ type torrent struct {
 	active    int
 	progress  time.Time
 	peersGone chan struct{}
-	picker    *piecepicker.Picker[*peer]
-	conns     map[*peer]struct{}
+	// received counts the block bytes that arrived, by peer kind.
+	received map[string]int64
+	picker   *piecepicker.Picker[*peer]
+	conns    map[*peer]struct{}
 	// ledger is set for a super-seeding torrent (SuperSeed).
 	ledger *superseed.Ledger[*peer]
 	done   chan struct{}
@@ -134,6 +137,7 @@ func (s *Scheduler) addTorrent(m *core.MetaInfo, src io.ReaderAt, complete bool)
 		done:      make(chan struct{}),
 		dialed:    make(map[netip.AddrPort]bool),
 		peersGone: make(chan struct{}, 1),
+		received:  make(map[string]int64),
 	}
 	if complete {
 		for i := 0; i < m.NumPieces(); i++ {
@@ -417,6 +421,21 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 // within a tenth of the timeout.
 func progressCheck(timeout time.Duration) time.Duration {
 	return max(timeout/10, 10*time.Millisecond)
+}
+
+// Received returns the bytes torrent h has received so far, by the kind of peer they came from
+// ("agent", "origin", "other"); nil when h is not active here. After DownloadAndSeed it reports
+// the whole download until Unseed.
+func (s *Scheduler) Received(h core.InfoHash) map[string]int64 {
+	s.mu.Lock()
+	t := s.torrents[h]
+	s.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.received)
 }
 
 // AddPeers hands more peers to the running download of h (from a re-announce); addresses it

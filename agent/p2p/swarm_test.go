@@ -1,0 +1,308 @@
+package p2p_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uber-go/tally/v4"
+
+	"github.com/docket-p2p/docket/agent"
+	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/metrics"
+	"github.com/docket-p2p/docket/lib/scheduler"
+	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
+	"github.com/docket-p2p/docket/origin"
+	"github.com/docket-p2p/docket/origin/client"
+	"github.com/docket-p2p/docket/tracker"
+	trackerclient "github.com/docket-p2p/docket/tracker/client"
+)
+
+const repo = "lib/swarm"
+
+var discard = slog.New(slog.DiscardHandler)
+
+// served is a component serving on a listener until stop; kill closes it first, as a crash
+// would, without waiting for the requests in flight.
+type served struct {
+	scope tally.TestScope
+	stop  func()
+	kill  func()
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// serve runs srv on l until the returned stop (also run at cleanup), then closes it.
+func serve(t *testing.T, srv interface {
+	Serve(context.Context, net.Listener) error
+	Close() error
+}, l net.Listener, scope tally.TestScope) *served {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			srv.Close()
+		})
+	}
+	kill := func() {
+		once.Do(func() {
+			srv.Close()
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return &served{scope: scope, stop: stop, kill: kill}
+}
+
+// swarm is an origin, a tracker and agents on 127.0.0.1.
+type swarm struct {
+	originAddr, trackerAddr string
+	origin                  *served
+	agents                  []*served
+	agentURLs               []string
+}
+
+type swarmOptions struct {
+	agents          int
+	originAnnounces bool // the origin announces to the tracker (else it is never handed out)
+	agentIngress    int64
+}
+
+func startSwarm(t *testing.T, o swarmOptions) *swarm {
+	t.Helper()
+	ol, tl := listen(t), listen(t)
+	s := &swarm{originAddr: ol.Addr().String(), trackerAddr: tl.Addr().String()}
+
+	treg, _ := metrics.NewTest()
+	tr, err := tracker.New(tracker.Config{Listen: s.trackerAddr, Origins: []string{s.originAddr}, Replicas: 1,
+		AnnounceInterval: time.Second, PeerTTL: 10 * time.Second}, discard, treg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, tr, tl, nil)
+
+	oreg, oscope := metrics.NewTest()
+	announceTo := s.trackerAddr
+	if !o.originAnnounces {
+		announceTo = origin.TrackerNone
+	}
+	or, err := origin.New(origin.Config{Listen: s.originAddr, DataDir: t.TempDir(), Replicas: 1,
+		PeerListen: "127.0.0.1:0", Tracker: announceTo,
+		Backend: origin.BackendConfig{Type: "fs", Root: t.TempDir()}}, discard, oreg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.origin = serve(t, or, ol, oscope)
+
+	for range o.agents {
+		areg, ascope := metrics.NewTest()
+		al := listen(t)
+		a, err := agent.New(agent.Config{Listen: al.Addr().String(), DataDir: t.TempDir(),
+			Origins: []string{s.originAddr}, Replicas: 1, BuildIndex: closedAddr(t),
+			PeerListen: "127.0.0.1:0", Tracker: s.trackerAddr, SeedTime: time.Minute,
+			Scheduler: scheduler.Config{ProgressTimeout: 5 * time.Second, Bandwidth: bandwidth.Config{IngressBytesPerSec: o.agentIngress}},
+		}, discard, areg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.agents = append(s.agents, serve(t, a, al, ascope))
+		s.agentURLs = append(s.agentURLs, "http://"+al.Addr().String())
+	}
+	return s
+}
+
+func closedAddr(t *testing.T) string {
+	l := listen(t)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// push commits a random blob of n bytes to the origin.
+func (s *swarm) push(t *testing.T, n int) ([]byte, core.Digest) {
+	t.Helper()
+	ctx := context.Background()
+	data := make([]byte, n)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	d := core.SHA256Digest(data)
+	c := client.New(s.originAddr, nil)
+	if err := c.StartUpload(ctx, repo, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PatchUpload(ctx, repo, "u", 0, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CommitUpload(ctx, repo, "u", d); err != nil {
+		t.Fatal(err)
+	}
+	return data, d
+}
+
+// pull fetches d through agent i's registry API and checks it byte for byte.
+func (s *swarm) pull(i int, d core.Digest, want []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v2/%s/blobs/%s", s.agentURLs[i], repo, d), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("agent %d: status %d: %s", i, resp.StatusCode, got)
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("agent %d: blob differs (%d bytes, want %d)", i, len(got), len(want))
+	}
+	return nil
+}
+
+// pullAll pulls d through the agents idx at once.
+func (s *swarm) pullAll(t *testing.T, d core.Digest, want []byte, idx ...int) {
+	t.Helper()
+	errs := make([]error, len(idx))
+	var wg sync.WaitGroup
+	for k, i := range idx {
+		wg.Go(func() { errs[k] = s.pull(i, d, want) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// counter sums the counters named name (any prefix) with the given peer tag ("" for any).
+func counter(scope tally.TestScope, name, peer string) int64 {
+	var sum int64
+	for _, c := range scope.Snapshot().Counters() {
+		if strings.HasSuffix(c.Name(), name) && (peer == "" || c.Tags()["peer"] == peer) {
+			sum += c.Value()
+		}
+	}
+	return sum
+}
+
+// All agents start at once on a blob only the origin holds: each gets it byte for byte, the
+// agents trade pieces among themselves, and the super-seeding origin sends little more than
+// one copy.
+func TestSwarmColdStart(t *testing.T) {
+	const agents, size = 4, 8 << 20
+	s := startSwarm(t, swarmOptions{agents: agents, originAnnounces: true})
+	data, d := s.push(t, size)
+	s.pullAll(t, d, data, 0, 1, 2, 3)
+	var fromAgents, fallbacks int64
+	for _, a := range s.agents {
+		fromAgents += counter(a.scope, "p2p.bytes_in", "agent")
+		fallbacks += counter(a.scope, "http_fallbacks", "")
+	}
+	originOut := counter(s.origin.scope, "p2p.bytes_out", "")
+	t.Logf("origin sent %.2f copies over the peer protocol; agents got %.2f copies from each other",
+		float64(originOut)/size, float64(fromAgents)/size)
+	if fallbacks != 0 {
+		t.Fatalf("%d pulls fell back to HTTP", fallbacks)
+	}
+	if fromAgents == 0 {
+		t.Fatal("no bytes moved between agents")
+	}
+	if originOut < size || float64(originOut) > 1.5*size {
+		t.Fatalf("origin sent %d bytes, want between 1 and 1.5 times %d", originOut, size)
+	}
+}
+
+// An agent killed mid-transfer does not stop the others.
+func TestSwarmAgentKilled(t *testing.T) {
+	const size = 8 << 20
+	s := startSwarm(t, swarmOptions{agents: 4, originAnnounces: true, agentIngress: 2 << 20})
+	data, d := s.push(t, size)
+	killed := make(chan error, 1)
+	go func() { killed <- s.pull(0, d, data) }()
+	done := make(chan struct{})
+	go func() { defer close(done); s.pullAll(t, d, data, 1, 2, 3) }()
+	// Stop agent 0 once it holds some of the blob (8 MiB at 2 MiB/s takes 4 s).
+	deadline := time.Now().Add(30 * time.Second)
+	for counter(s.agents[0].scope, "p2p.pieces_verified", "") < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.agents[0].kill()
+	if err := <-killed; err == nil {
+		t.Fatal("agent 0 finished although it was stopped mid-transfer")
+	}
+	<-done
+}
+
+// When no peer answers (the tracker hands out only an address nobody listens on, and the
+// origin does not announce), the pull falls back to the origin over HTTP.
+func TestSwarmHTTPFallback(t *testing.T) {
+	const size = 1 << 20
+	s := startSwarm(t, swarmOptions{agents: 1})
+	data, d := s.push(t, size)
+	m, err := client.New(s.originAddr, nil).MetaInfo(context.Background(), repo, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := closedAddr(t)
+	_, port, _ := net.SplitHostPort(dead)
+	var p uint16
+	fmt.Sscan(port, &p)
+	if _, err := trackerclient.New(s.trackerAddr, nil).Announce(context.Background(), trackerclient.AnnounceRequest{
+		InfoHash: m.InfoHash, PeerID: core.NewPeerID(), Port: p, Left: 0, Event: "completed",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pull(0, d, data); err != nil {
+		t.Fatal(err)
+	}
+	if n := counter(s.agents[0].scope, "http_fallbacks", ""); n != 1 {
+		t.Fatalf("%d HTTP fallbacks, want 1", n)
+	}
+}
+
+// All origins offline when an agent starts: a blob that peers already hold is still pulled,
+// with the metainfo the tracker has cached.
+func TestSwarmOriginsOffline(t *testing.T) {
+	const size = 2 << 20
+	s := startSwarm(t, swarmOptions{agents: 3, originAnnounces: true})
+	data, d := s.push(t, size)
+	s.pullAll(t, d, data, 0, 1)
+	s.origin.stop()
+	if err := s.pull(2, d, data); err != nil {
+		t.Fatal(err)
+	}
+	// Blocks of the end game may arrive twice, so at least the size.
+	if got := counter(s.agents[2].scope, "p2p.bytes_in", "agent"); got < size {
+		t.Fatalf("agent 2 got %d bytes from agents, want %d", got, size)
+	}
+	if got := counter(s.agents[2].scope, "p2p.bytes_in", "origin"); got != 0 {
+		t.Fatalf("agent 2 got %d bytes from the stopped origin", got)
+	}
+}
