@@ -89,6 +89,7 @@ type swarmOptions struct {
 	agents          int
 	originAnnounces bool // the origin announces to the tracker (else it is never handed out)
 	agentIngress    int64
+	rate            int64 // every host's peer traffic each way, bytes/s (0: unlimited)
 }
 
 func startSwarm(t *testing.T, o swarmOptions) *swarm {
@@ -111,7 +112,8 @@ func startSwarm(t *testing.T, o swarmOptions) *swarm {
 	}
 	or, err := origin.New(origin.Config{Listen: s.originAddr, DataDir: t.TempDir(), Replicas: 1,
 		PeerListen: "127.0.0.1:0", Tracker: announceTo,
-		Backend: origin.BackendConfig{Type: "fs", Root: t.TempDir()}}, discard, oreg)
+		Scheduler: scheduler.Config{Bandwidth: bandwidth.Config{IngressBytesPerSec: o.rate, EgressBytesPerSec: o.rate}},
+		Backend:   origin.BackendConfig{Type: "fs", Root: t.TempDir()}}, discard, oreg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func startSwarm(t *testing.T, o swarmOptions) *swarm {
 		a, err := agent.New(agent.Config{Listen: al.Addr().String(), DataDir: t.TempDir(),
 			Origins: []string{s.originAddr}, Replicas: 1, BuildIndex: closedAddr(t),
 			PeerListen: "127.0.0.1:0", Tracker: s.trackerAddr, SeedTime: time.Minute,
-			Scheduler: scheduler.Config{ProgressTimeout: 5 * time.Second, Bandwidth: bandwidth.Config{IngressBytesPerSec: o.agentIngress}},
+			Scheduler: scheduler.Config{ProgressTimeout: 5 * time.Second, Bandwidth: bandwidth.Config{IngressBytesPerSec: max(o.agentIngress, o.rate), EgressBytesPerSec: o.rate}},
 		}, discard, areg)
 		if err != nil {
 			t.Fatal(err)
@@ -216,10 +218,12 @@ func counter(scope tally.TestScope, name, peer string) int64 {
 // agents trade pieces among themselves, and the super-seeding origin sends little more than
 // one copy.
 func TestSwarmColdStart(t *testing.T) {
-	const agents, size = 4, 8 << 20
+	const agents, size = 4, 16 << 20
 	s := startSwarm(t, swarmOptions{agents: agents, originAnnounces: true})
 	data, d := s.push(t, size)
+	start := time.Now()
 	s.pullAll(t, d, data, 0, 1, 2, 3)
+	t.Logf("%d agents pulled %d MiB in %s", agents, size>>20, time.Since(start))
 	var fromAgents, fallbacks int64
 	for _, a := range s.agents {
 		fromAgents += counter(a.scope, "p2p.bytes_in", "agent")

@@ -291,8 +291,11 @@ func (p *peer) serve(m wire.Message) error {
 	if _, err := src.ReadAt(buf, off); err != nil {
 		return fmt.Errorf("scheduler: read piece %d: %w", m.Index, err)
 	}
+	if err := p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf}); err != nil {
+		return err
+	}
 	p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(int64(len(buf)))
-	return p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf})
+	return nil
 }
 
 func (p *peer) block(m wire.Message) error {
