@@ -54,6 +54,7 @@ func commands() []command {
 		{"dev", "run the whole cluster in one process (proxy, agent, origin, tracker, build-index)", runDev},
 		{"config", "configuration tools: `config validate COMPONENT FILE`, `config defaults COMPONENT`", runConfig},
 		{"bench", "benchmarks: `bench registry`, `bench swarm` (and `bench fetch`, run by the swarm)", runBench},
+		{"gc", "collect unreferenced blobs once, on the origins and backend a proxy config names: `gc --config proxy.yaml`", runGC},
 		{"health", "check a component: `health HOST:PORT` exits 0 if its /health answers 200", runHealth},
 		{"get", "download a .torrent's file from its swarm, verified: `get FILE.torrent`", runGet},
 		{"torrent", "write a blob's .torrent for stock BitTorrent clients: `torrent DIGEST`", runTorrent},

@@ -83,23 +83,33 @@ func (c component) loadConfig(path string) (config.Config, error) {
 // runCommand is `docket COMPONENT --config FILE`: load the configuration, listen, serve until
 // SIGINT or SIGTERM, then close the server.
 func (c component) runCommand(ctx context.Context, e *env) error {
-	fs := e.newFlagSet(c.name, "[--config FILE]")
-	path := fs.String("config", "", "YAML configuration `file` (default: built-in defaults)")
-	if err := e.parse(fs); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
-	log, err := e.global.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.loadConfig(*path)
+	cfg, log, err := c.configFromFlags(e, c.name)
 	if err != nil {
 		return err
 	}
 	return serveComponent(ctx, c, cfg, log)
+}
+
+// configFromFlags parses command's only flag, `--config FILE`, and returns c's configuration
+// from it and the logger.
+func (c component) configFromFlags(e *env, command string) (config.Config, *slog.Logger, error) {
+	fs := e.newFlagSet(command, "[--config FILE]")
+	path := fs.String("config", "", "YAML configuration `file` of the "+c.name+" (default: built-in defaults)")
+	if err := e.parse(fs); err != nil {
+		return nil, nil, err
+	}
+	if fs.NArg() != 0 {
+		return nil, nil, fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	log, err := e.global.logger(e.stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, log, nil
 }
 
 // serveComponent runs one component with cfg until ctx ends.
