@@ -38,6 +38,8 @@ const (
 	swarmTrackerPort    = 15003
 	swarmBuildIndexPort = 15004
 	swarmAgentPort      = 16000
+	swarmOriginPeerPort = 15005
+	swarmAgentPeerPort  = 16100
 	// swarmStartDelay is how far ahead of now every fetcher is told to start, so that all
 	// processes are running and waiting when the swarm is released.
 	swarmStartDelay = 2 * time.Second
@@ -160,15 +162,15 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		return SwarmResult{}, err
 	}
 	if err := start("origin", "origin", net.ns("o"), "http://"+originAddr+"/health", fmt.Sprintf(
-		"listen: \":%d\"\nself: %q\ncluster: [%q]\nreplicas: 1\ndata_dir: %q\nbackend:\n  type: fs\n  root: %q\n",
-		swarmOriginPort, originAddr, originAddr, originDir, filepath.Join(work, "backend"))); err != nil {
+		"listen: \":%d\"\nself: %q\ncluster: [%q]\nreplicas: 1\ndata_dir: %q\nbackend:\n  type: fs\n  root: %q\npeer_listen: \":%d\"\ntracker: %q\n",
+		swarmOriginPort, originAddr, originAddr, originDir, filepath.Join(work, "backend"), swarmOriginPeerPort, trackerAddr)); err != nil {
 		return SwarmResult{}, err
 	}
 	for i := range o.Agents {
 		name := "agent-" + strconv.Itoa(i)
 		if err := start("agent", name, net.ns(strconv.Itoa(i)), fmt.Sprintf("http://%s:%d/health", net.addr(10+i), swarmAgentPort), fmt.Sprintf(
-			"listen: \":%d\"\ndata_dir: %q\norigins: [%q]\nreplicas: 1\nbuild_index: %q\n",
-			swarmAgentPort, filepath.Join(work, name), originAddr, indexAddr)); err != nil {
+			"listen: \":%d\"\ndata_dir: %q\norigins: [%q]\nreplicas: 1\nbuild_index: %q\npeer_listen: \":%d\"\ntracker: %q\n",
+			swarmAgentPort, filepath.Join(work, name), originAddr, indexAddr, swarmAgentPeerPort, trackerAddr)); err != nil {
 			return SwarmResult{}, err
 		}
 	}
