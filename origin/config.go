@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docket-p2p/docket/lib/backend/backends"
+	"github.com/docket-p2p/docket/lib/membership"
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/scheduler"
 )
@@ -25,6 +26,11 @@ type Config struct {
 	Self string `yaml:"self"`
 	// Cluster lists every origin's ring address, this one included (default [Self]).
 	Cluster []string `yaml:"cluster"`
+	// ClusterDNS takes the ring's members from DNS instead of Cluster: dns "name:port" (every
+	// A/AAAA address of name with port) or srv "name" (SRV targets and ports), resolved again
+	// every interval (default 30s); the ring is rebuilt when the answer changes, and a failed
+	// lookup keeps the last ring. Self is always a member.
+	ClusterDNS membership.Source `yaml:"cluster_dns"`
 	// Replicas is how many origins own each blob (default 2, at most len(Cluster)).
 	Replicas int `yaml:"replicas"`
 	// Backend is where blobs are written back and read through from, unless a row of
@@ -114,7 +120,12 @@ func (c *Config) ApplyDefaults() {
 	if c.Replicas == 0 {
 		c.Replicas = DefaultReplicas
 	}
-	c.Replicas = min(c.Replicas, len(c.Cluster))
+	if !c.ClusterDNS.Enabled() {
+		c.Replicas = min(c.Replicas, len(c.Cluster))
+	}
+	if c.ClusterDNS.Interval == 0 {
+		c.ClusterDNS.Interval = membership.DefaultInterval
+	}
 	c.Backend.ApplyDefaults(filepath.Join(c.DataDir, "backend"))
 	for i := range c.Namespaces {
 		// An fs row without a root shares the default backend's folder.
@@ -160,7 +171,10 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("origin: address %q: %w", a, err)
 		}
 	}
-	if !slices.Contains(c.Cluster, c.Self) {
+	if err := c.ClusterDNS.Validate(); err != nil {
+		return fmt.Errorf("origin: cluster_dns: %w", err)
+	}
+	if !c.ClusterDNS.Enabled() && !slices.Contains(c.Cluster, c.Self) {
 		return fmt.Errorf("origin: self %q is not in cluster %v", c.Self, c.Cluster)
 	}
 	if c.Replicas < 1 {

@@ -1,7 +1,8 @@
 // Package origin is Docket's dedicated seeder: a content-addressed store on disk behind an
 // HTTP API, writing blobs back to a storage backend and reading through to it on a miss.
-// Origins form a hash ring (lib/hashring over Config.Cluster, Config.Replicas owners per
-// digest); other components reach them only through origin/client.
+// Origins form a hash ring (lib/hashring over Config.Cluster, or the members DNS gives for
+// Config.ClusterDNS, resolved again periodically with lib/membership; Config.Replicas owners
+// per digest); other components reach them only through origin/client.
 //
 // # API
 //

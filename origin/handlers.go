@@ -187,7 +187,7 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 		// Every origin may hold a copy (owners, the origin that took the commit, any that
 		// read it through): remove them all, or a read-through would bring the blob back.
 		var errs []error
-		for _, p := range s.peers {
+		for _, p := range s.peersNow() {
 			if err := p.Delete(r.Context(), r.URL.Query().Get("ns"), d); err != nil {
 				errs = append(errs, err)
 			}

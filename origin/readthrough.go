@@ -29,7 +29,7 @@ func allowPeers(r *http.Request) bool { return r.Header.Get(client.HeaderNoPeers
 func (s *Server) peersFor(d core.Digest) []client.Client {
 	var out []client.Client
 	for _, addr := range s.holders(d) {
-		if p, ok := s.peers[addr]; ok {
+		if p, ok := s.peersNow()[addr]; ok {
 			out = append(out, p)
 		}
 	}

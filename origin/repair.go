@@ -71,7 +71,7 @@ func (s *Server) repair(ctx context.Context) (repairResult, error) {
 	defer s.repairer.mu.Unlock()
 	var res repairResult
 	var errs []error
-	for addr, p := range s.peers {
+	for addr, p := range s.peersNow() {
 		l, ok := p.(client.Lister)
 		if !ok {
 			continue
@@ -100,7 +100,7 @@ func (s *Server) repairFrom(ctx context.Context, p client.Client, l client.Liste
 			if err != nil {
 				return err // the client checked every entry; unreachable
 			}
-			if !s.ring.IsOwner(d.String(), s.cfg.Self) {
+			if !s.ringNow().IsOwner(d.String(), s.cfg.Self) {
 				continue
 			}
 			if _, err := s.store.Stat(d); err == nil {

@@ -3,6 +3,7 @@ package origin
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/membership"
+	"github.com/docket-p2p/docket/lib/membership/membershiptest"
+	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin/client"
 )
 
@@ -93,7 +97,7 @@ func TestRepairLostBlobs(t *testing.T) {
 	var lost, absent []core.Digest
 	for _, d := range ds {
 		switch {
-		case x.srv.ring.IsOwner(d.String(), x.addr):
+		case x.srv.ringNow().IsOwner(d.String(), x.addr):
 			if err := x.srv.Store().Delete(d); err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +146,7 @@ func TestRepairReturningOwner(t *testing.T) {
 	back := restartOrigin(t, x, addrs)
 	var owned []core.Digest
 	for _, d := range ds {
-		if back.srv.ring.IsOwner(d.String(), back.addr) {
+		if back.srv.ringNow().IsOwner(d.String(), back.addr) {
 			owned = append(owned, d)
 		}
 	}
@@ -177,7 +181,7 @@ func TestRepairTicks(t *testing.T) {
 	tick <- time.Time{} // the start-up pass is over
 	var lost core.Digest
 	for _, d := range ds {
-		if x.srv.ring.IsOwner(d.String(), x.addr) {
+		if x.srv.ringNow().IsOwner(d.String(), x.addr) {
 			lost = d
 			break
 		}
@@ -200,4 +204,79 @@ func restartOrigin(t *testing.T, o *testOrigin, addrs []string) *testOrigin {
 		t.Fatalf("re-listening on %s: %v", o.addr, err)
 	}
 	return serveOrigin(t, l, o.dir, addrs, o.srv.cfg.Replicas, o.srv.cfg.Backend.Root)
+}
+
+// TestClusterFromDNS: an origin whose ring comes from DNS starts alone, takes blobs, and a
+// second origin appearing under the name (same port, another loopback address) joins: the
+// newcomer's ring holds both and repairs the blobs it owns from the first, and the first
+// rebuilds its ring at its next resolution (an injected tick).
+func TestClusterFromDNS(t *testing.T) {
+	ctx := context.Background()
+	dns := membershiptest.StartDNS(t)
+	la, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(la.Addr().String())
+	lb, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", port))
+	if err != nil {
+		la.Close()
+		t.Skipf("127.0.0.2:%s not available: %v", port, err)
+	}
+	dns.SetA("origins.test.", "127.0.0.1")
+	backendRoot := t.TempDir()
+	serve := func(l net.Listener) *testOrigin {
+		addr := l.Addr().String()
+		srv, err := New(Config{
+			Listen: addr, PeerListen: "127.0.0.1:0", Tracker: TrackerNone, DataDir: t.TempDir(), Self: addr, Replicas: 2,
+			ClusterDNS: membership.Source{DNS: "origins.test.:" + port, Resolver: dns.Resolver()},
+			Backend:    BackendConfig{Type: "fs", Root: backendRoot},
+		}, slog.New(slog.DiscardHandler), metrics.NewNop())
+		if err != nil {
+			l.Close()
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		o := &testOrigin{srv: srv, addr: addr, cancel: cancel, done: make(chan error, 1)}
+		go func() { o.done <- srv.Serve(sctx, l) }()
+		t.Cleanup(func() { o.stop(t) })
+		return o
+	}
+	a := serve(la)
+	if got := a.srv.ringNow().Members(); len(got) != 1 {
+		t.Fatalf("first origin's ring %v, want itself alone", got)
+	}
+	var ds []core.Digest
+	for range 8 {
+		data, d := randomBlob(t, 8<<10)
+		if err := client.New(a.addr, nil).Upload(ctx, "ns", d, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	dns.SetA("origins.test.", "127.0.0.1", "127.0.0.2")
+	b := serve(lb)
+	want := []string{a.addr, b.addr}
+	if got := b.srv.ringNow().Members(); !slices.Equal(got, want) {
+		t.Fatalf("newcomer's ring %v, want %v", got, want)
+	}
+	if _, err := b.srv.repair(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if !holds(b, d) { // two members, replicas 2: both own everything
+			t.Errorf("newcomer lacks %s", d)
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	tick := make(chan time.Time)
+	done := make(chan struct{})
+	go func() { defer close(done); a.srv.watchCluster(wctx, tick) }()
+	tick <- time.Time{}
+	tick <- time.Time{} // the first resolution is over
+	cancel()
+	<-done
+	if got := a.srv.ringNow().Members(); !slices.Equal(got, want) {
+		t.Fatalf("first origin's ring after a resolution %v, want %v", got, want)
+	}
 }

@@ -18,7 +18,7 @@ import (
 // stand-ins only among them and read-through looks for copies only among them, so a miss costs
 // a bounded number of peer requests however large the ring.
 func (s *Server) holders(d core.Digest) []string {
-	return s.ring.Walk(d.String(), client.HolderSpan*s.ring.Replicas())
+	return s.ringNow().Walk(d.String(), client.HolderSpan*s.ringNow().Replicas())
 }
 
 // replicate makes a blob just committed on this origin durable on Replicas origins before
@@ -32,7 +32,7 @@ func (s *Server) holders(d core.Digest) []string {
 //
 // It returns ErrUnavailable if fewer than Replicas origins hold d.
 func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error {
-	want := s.ring.Replicas()
+	want := s.ringNow().Replicas()
 	walk := s.holders(d)
 	owners, standIns := walk[:min(want, len(walk))], walk[min(want, len(walk)):]
 
@@ -63,7 +63,7 @@ func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error 
 			s.metrics.replicationFailures.Inc(1)
 			s.log.Warn("replication to an owner failed", "digest", d, "to", addr, "err", errs[i])
 			failures = append(failures, errs[i])
-			s.queueRepair(s.peers[addr], ns, d)
+			s.queueRepair(s.peersNow()[addr], ns, d)
 			continue
 		}
 		s.metrics.replicated.Inc(1)
@@ -106,7 +106,7 @@ func (s *Server) replicate(ctx context.Context, ns string, d core.Digest) error 
 
 // push is pushReplica to the member at addr, recording in s.health whether it answered.
 func (s *Server) push(ctx context.Context, addr, ns string, d core.Digest) error {
-	err := s.pushReplica(ctx, s.peers[addr], ns, d)
+	err := s.pushReplica(ctx, s.peersNow()[addr], ns, d)
 	switch {
 	case err == nil:
 		s.health.MarkUp(addr)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uber-go/tally/v4"
@@ -17,7 +18,6 @@ import (
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/backend/backends"
-	"github.com/docket-p2p/docket/lib/hashring"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/metrics"
@@ -30,9 +30,8 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	store     *store.Store
-	backends  backendRouter // the backend of each namespace
-	ring      *hashring.Ring
-	peers     map[string]client.Client // every other member, reached with NewPeer
+	backends  backendRouter            // the backend of each namespace
+	view      atomic.Pointer[ringView] // the ring and its other members (members.go)
 	health    *client.Health           // which peers are down, probed in the background
 	writeBack *writeBack
 	repairs   *retryQueue // replicas an owner missed at commit time
@@ -94,20 +93,19 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ring := hashring.New(cfg.Cluster, cfg.Replicas)
-	peers := make(map[string]client.Client)
-	for _, m := range ring.Members() {
-		if m != cfg.Self {
-			peers[m] = client.NewPeer(m, nil)
-		}
+	members, err := resolveCluster(context.Background(), cfg)
+	if err != nil {
+		return nil, err
 	}
+	view := newRingView(cfg.Self, members, cfg.Replicas, nil)
+	peers := view.peers
 	sd, err := newSeeder(cfg, st, log, reg.Scope.SubScope("p2p"))
 	if err != nil {
 		return nil, err
 	}
 	jctx, stopJanitor := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: log, store: st, backends: be, ring: ring, peers: peers,
+		cfg: cfg, log: log, store: st, backends: be,
 		health:      client.NewHealth(nil),
 		writeBack:   newWriteBack(st, be, j, cfg.Now, log, reg.Scope.SubScope("writeback")),
 		seeder:      sd,
@@ -142,6 +140,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r.Put("/uploads/{id}", s.handle(s.commitUpload))
 	r.Delete("/uploads/{id}", s.handle(s.cancelUpload))
 	s.handler = r
+	s.view.Store(view)
 	if err := s.writeBack.recover(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("origin: %w", err)
@@ -149,16 +148,19 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	go func() {
 		defer close(s.janitorDone)
 		var wg sync.WaitGroup
-		if len(peers) > 0 {
-			addrs := make([]string, 0, len(peers))
-			for a := range peers {
-				addrs = append(addrs, a)
-			}
-			wg.Go(func() { s.health.Probe(jctx, addrs, client.DefaultProbeInterval, nil) })
+		if len(peers) > 0 || cfg.ClusterDNS.Enabled() {
+			wg.Go(func() { s.health.ProbeMembers(jctx, s.peerAddrs, client.DefaultProbeInterval, nil) })
 			wg.Go(func() {
 				t := time.NewTicker(cfg.RepairInterval)
 				defer t.Stop()
 				s.runRepairs(jctx, t.C)
+			})
+		}
+		if cfg.ClusterDNS.Enabled() {
+			wg.Go(func() {
+				t := time.NewTicker(cfg.ClusterDNS.Interval)
+				defer t.Stop()
+				s.watchCluster(jctx, t.C)
 			})
 		}
 		wg.Go(func() { st.RunEvictor(jctx, evictInterval, func(err error) { log.Warn("evicting blobs", "err", err) }) })

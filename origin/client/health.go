@@ -78,6 +78,12 @@ func (h *Health) Order(cs []Client) []Client {
 // not positive) and marks it up or down by the answer, until ctx ends. hc nil means
 // DefaultHTTPClient.
 func (h *Health) Probe(ctx context.Context, addrs []string, interval time.Duration, hc *http.Client) {
+	h.ProbeMembers(ctx, func() []string { return addrs }, interval, hc)
+}
+
+// ProbeMembers is Probe over members that may change (a ring from DNS): addrs is asked
+// for them before every round.
+func (h *Health) ProbeMembers(ctx context.Context, addrs func() []string, interval time.Duration, hc *http.Client) {
 	if interval <= 0 {
 		interval = DefaultProbeInterval
 	}
@@ -88,7 +94,7 @@ func (h *Health) Probe(ctx context.Context, addrs []string, interval time.Durati
 	defer t.Stop()
 	for {
 		var wg sync.WaitGroup
-		for _, a := range addrs {
+		for _, a := range addrs() {
 			wg.Go(func() {
 				if err := probe(ctx, hc, a); err != nil {
 					if ctx.Err() == nil {
