@@ -161,7 +161,8 @@ func (dl *Downloader) swarm(ctx context.Context, repo string, d core.Digest) ([]
 		if resp, err = dl.announce(ctx, m, event, m.Length); err != nil {
 			return nil, err
 		}
-		if len(resp.Peers) > 0 {
+		// A stock tracker (opentracker) may hand us back to ourselves.
+		if resp.Peers = resp.PeersExcept(netip.AddrPortFrom(netip.IPv4Unspecified(), dl.port)); len(resp.Peers) > 0 {
 			break
 		}
 		if i+1 == emptyAnnounces {
@@ -192,7 +193,7 @@ func (dl *Downloader) swarm(ctx context.Context, repo string, d core.Digest) ([]
 			return []any{"from_agents", received["agent"], "from_origins", received["origin"], "from_other", received["other"]}, nil
 		case <-tick.C:
 			if r, err := dl.announce(ctx, m, "", m.Length); err == nil {
-				dl.o.Scheduler.AddPeers(m.InfoHash, r.Peers)
+				dl.o.Scheduler.AddPeers(m.InfoHash, r.PeersExcept(netip.AddrPortFrom(netip.IPv4Unspecified(), dl.port)))
 			}
 		}
 	}

@@ -89,7 +89,8 @@ type swarmOptions struct {
 	agents          int
 	originAnnounces bool // the origin announces to the tracker (else it is never handed out)
 	agentIngress    int64
-	rate            int64 // every host's peer traffic each way, bytes/s (0: unlimited)
+	rate            int64  // every host's peer traffic each way, bytes/s (0: unlimited)
+	tracker         string // another tracker's host:port (opentracker) instead of Docket's
 }
 
 func startSwarm(t *testing.T, o swarmOptions) *swarm {
@@ -97,13 +98,18 @@ func startSwarm(t *testing.T, o swarmOptions) *swarm {
 	ol, tl := listen(t), listen(t)
 	s := &swarm{originAddr: ol.Addr().String(), trackerAddr: tl.Addr().String()}
 
-	treg, _ := metrics.NewTest()
-	tr, err := tracker.New(tracker.Config{Listen: s.trackerAddr, Origins: []string{s.originAddr}, Replicas: 1,
-		AnnounceInterval: time.Second, PeerTTL: 10 * time.Second}, discard, treg)
-	if err != nil {
-		t.Fatal(err)
+	if o.tracker != "" {
+		tl.Close()
+		s.trackerAddr = o.tracker
+	} else {
+		treg, _ := metrics.NewTest()
+		tr, err := tracker.New(tracker.Config{Listen: s.trackerAddr, Origins: []string{s.originAddr}, Replicas: 1,
+			AnnounceInterval: time.Second, PeerTTL: 10 * time.Second}, discard, treg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serve(t, tr, tl, nil)
 	}
-	serve(t, tr, tl, nil)
 
 	oreg, oscope := metrics.NewTest()
 	announceTo := s.trackerAddr

@@ -151,14 +151,7 @@ func announceForPeers(ctx context.Context, tc *trackerclient.Client, req *tracke
 		if err == nil {
 			req.Event = ""
 			interval := min(max(resp.Interval, getRetryInterval), getMaxInterval)
-			var peers []netip.AddrPort
-			for _, p := range resp.Peers {
-				if p.Port() == self.Port() && (p.Addr().IsLoopback() || p.Addr() == self.Addr().Unmap()) {
-					continue // ourselves, as the tracker saw us
-				}
-				peers = append(peers, p)
-			}
-			if len(peers) > 0 {
+			if peers := resp.PeersExcept(self); len(peers) > 0 {
 				return peers, interval, nil
 			}
 			last = errors.New("the tracker knows no peer for this torrent")

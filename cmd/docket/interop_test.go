@@ -25,6 +25,7 @@ import (
 	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/internal/bttest"
 	"github.com/docket-p2p/docket/internal/devcluster"
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/metrics"
@@ -38,30 +39,6 @@ import (
 // up to ten seconds).
 const interopTimeout = 90 * time.Second
 
-// requireTool returns a stock tool's path; without it the test is skipped, except under
-// CI=true, where .ci/run installs it and its absence is a failure.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed under CI=true (.ci/run installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startDocketTracker runs Docket's tracker in process; it returns the announce URL.
 func startDocketTracker(t *testing.T) string {
 	t.Helper()
@@ -73,68 +50,6 @@ func startDocketTracker(t *testing.T) string {
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { hs.Close(); s.Close() })
 	return hs.URL + "/announce"
-}
-
-// startOpentracker runs Debian's opentracker on free ports in a temp dir (it chroots there and
-// drops to nobody, so the dir and its whitelist must be world-readable) serving only the
-// whitelisted info-hashes; it returns the announce URL.
-func startOpentracker(t *testing.T, whitelist ...core.InfoHash) string {
-	t.Helper()
-	bin := requireTool(t, "opentracker")
-	dir := t.TempDir()
-	var wl bytes.Buffer
-	for _, h := range whitelist {
-		fmt.Fprintln(&wl, h.String())
-	}
-	if err := os.WriteFile(filepath.Join(dir, "whitelist"), wl.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	port := freeTCPPort(t)
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	udpPort := udp.LocalAddr().(*net.UDPAddr).Port
-	udp.Close()
-	startProcess(t, bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-P", strconv.Itoa(udpPort), "-d", dir, "-w", "whitelist")
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("opentracker never listened on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "http://" + addr + "/announce"
-}
-
-// startProcess starts a stock program that runs until the test ends; it is killed in
-// t.Cleanup and its output logged if the test failed.
-func startProcess(t *testing.T, bin string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(bin), out.String())
-		}
-	})
 }
 
 // aria2cArgs keep aria2c on the tracker and on loopback.
@@ -151,23 +66,23 @@ func aria2cArgs(dir string, port int) []string {
 // startAria2cSeeder seeds blob (written under name in a temp dir) for the torrent at tp.
 func startAria2cSeeder(t *testing.T, tp, name string, blob []byte) {
 	t.Helper()
-	aria := requireTool(t, "aria2c")
+	aria := bttest.RequireTool(t, "aria2c")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, name), blob, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := append(aria2cArgs(dir, freeTCPPort(t)), "--check-integrity=true", "--seed-ratio=0.0", tp)
-	startProcess(t, aria, args...)
+	args := append(aria2cArgs(dir, bttest.FreePort(t)), "--check-integrity=true", "--seed-ratio=0.0", tp)
+	bttest.StartProcess(t, aria, args...)
 }
 
 // aria2cDownload runs aria2c on the torrent at tp until it has the file and returns its bytes.
 func aria2cDownload(t *testing.T, tp, name string) []byte {
 	t.Helper()
-	aria := requireTool(t, "aria2c")
+	aria := bttest.RequireTool(t, "aria2c")
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), interopTimeout)
 	defer cancel()
-	args := append(aria2cArgs(dir, freeTCPPort(t)), "--seed-time=0", "--bt-stop-timeout=60", tp)
+	args := append(aria2cArgs(dir, bttest.FreePort(t)), "--seed-time=0", "--bt-stop-timeout=60", tp)
 	cmd := exec.CommandContext(ctx, aria, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -306,10 +221,10 @@ func TestAria2cFromDocketSeeder(t *testing.T) {
 // TestOpentracker: with Debian's opentracker as the tracker (bring your own tracker), a Docket
 // seeder is found by `docket get` and by aria2c, and `docket get` also finds an aria2c seeder.
 func TestOpentracker(t *testing.T) {
-	requireTool(t, "opentracker")
+	bttest.RequireTool(t, "opentracker")
 	t.Run("docket seeder", func(t *testing.T) {
 		blob, m, _ := interopBlob(t, 3, "http://127.0.0.1:1/unused")
-		announce := startOpentracker(t, m.InfoHash)
+		announce := "http://" + bttest.StartOpentracker(t, m.InfoHash) + "/announce"
 		tp := writeTorrent(t, m, announce)
 		startDocketSeeder(t, announce, m, blob, true)
 		if got := docketGet(t, tp); !bytes.Equal(got, blob) {
@@ -321,7 +236,7 @@ func TestOpentracker(t *testing.T) {
 	})
 	t.Run("aria2c seeder", func(t *testing.T) {
 		blob, m, _ := interopBlob(t, 4, "http://127.0.0.1:1/unused")
-		announce := startOpentracker(t, m.InfoHash)
+		announce := "http://" + bttest.StartOpentracker(t, m.InfoHash) + "/announce"
 		tp := writeTorrent(t, m, announce)
 		startAria2cSeeder(t, tp, m.Digest.String(), blob)
 		if got := docketGet(t, tp); !bytes.Equal(got, blob) {
@@ -346,7 +261,7 @@ func writeTorrent(t *testing.T, m *core.MetaInfo, announce string) string {
 // mktorrent makes a stock .torrent (no SHA-256 piece hashes) of the file at path.
 func mktorrent(t *testing.T, path, announce string) string {
 	t.Helper()
-	bin := requireTool(t, "mktorrent")
+	bin := bttest.RequireTool(t, "mktorrent")
 	tp := filepath.Join(t.TempDir(), "stock.torrent")
 	if out, err := exec.Command(bin, "-a", announce, "-l", "16", "-o", tp, path).CombinedOutput(); err != nil {
 		t.Fatalf("mktorrent: %v\n%s", err, out)
@@ -442,7 +357,7 @@ func TestGetErrors(t *testing.T) {
 // .torrent from the cluster's tracker, and aria2c downloads the blob from the origin, which
 // seeds it over the peer protocol and announces it to that tracker.
 func TestAria2cFromOrigin(t *testing.T) {
-	requireTool(t, "aria2c")
+	bttest.RequireTool(t, "aria2c")
 	ctx, cancel := context.WithTimeout(context.Background(), interopTimeout)
 	defer cancel()
 	c, err := devcluster.Start(ctx, devcluster.Options{DataDir: t.TempDir(),

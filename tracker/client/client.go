@@ -148,6 +148,20 @@ func ParseAnnounceResponse(body []byte) (AnnounceResponse, error) {
 	return out, nil
 }
 
+// PeersExcept returns r's peers without self, the announcing peer's own listening address,
+// which a stock tracker may hand back (opentracker does): the same port at a loopback address
+// or at self's own.
+func (r AnnounceResponse) PeersExcept(self netip.AddrPort) []netip.AddrPort {
+	out := make([]netip.AddrPort, 0, len(r.Peers))
+	for _, p := range r.Peers {
+		if p.Port() == self.Port() && (p.Addr().IsLoopback() || p.Addr() == self.Addr().Unmap()) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // MetaInfo fetches a blob's metainfo; ns is the blob's repository.
 func (c *Client) MetaInfo(ctx context.Context, ns string, d core.Digest) (*core.MetaInfo, error) {
 	body, err := c.get(ctx, c.base+"/metainfo/"+d.String()+"?"+url.Values{"ns": {ns}}.Encode(), maxMetaInfoResponse)
