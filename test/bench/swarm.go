@@ -22,10 +22,13 @@ import (
 
 // SwarmOptions configures `docket bench swarm`.
 type SwarmOptions struct {
-	Agents    int       // N (default 10)
-	Size      int64     // blob bytes (default 128 MiB)
-	Rate      int64     // bytes per second each way for every host, the origin too (default 8 MiB/s)
-	Shaper    string    // "tc": each host in its own network namespace, shaped by the kernel
+	Agents int   // N (default 10)
+	Size   int64 // blob bytes (default 128 MiB)
+	Rate   int64 // bytes per second each way for every host, the origin too (default 8 MiB/s)
+	// Shaper enforces Rate: "tc" puts each host in its own network namespace, shaped by the
+	// kernel (needs root); "app" runs every host on 127.0.0.1 with Docket's own token buckets
+	// (the scheduler's bandwidth limits on the origin and every agent).
+	Shaper    string
 	Baseline  bool      // also measure every agent pulling from the origin directly
 	DocketBin string    // the docket binary (default: this executable)
 	WorkDir   string    // scratch space (default: a temp dir, removed afterwards)
@@ -61,8 +64,11 @@ func (o *SwarmOptions) applyDefaults() error {
 	if o.Shaper == "" {
 		o.Shaper = "tc"
 	}
-	if o.Shaper != "tc" {
-		return fmt.Errorf("--shaper %q: only tc is available until the P2P scheduler's token buckets are wired into the agent", o.Shaper)
+	if o.Shaper != "tc" && o.Shaper != "app" {
+		return fmt.Errorf("--shaper %q: want tc or app", o.Shaper)
+	}
+	if o.Shaper == "app" && o.Baseline {
+		return fmt.Errorf("--baseline needs --shaper tc: the token buckets shape the peer protocol, not the origin's HTTP")
 	}
 	if o.DocketBin == "" {
 		exe, err := os.Executable()
@@ -98,19 +104,11 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		defer os.RemoveAll(d)
 		work = d
 	}
-	net, err := newTestNet()
+	h, err := newSwarmHosts(o)
 	if err != nil {
 		return SwarmResult{}, err
 	}
-	defer net.close()
-	if err := net.addHost("o", 2, o.Rate); err != nil {
-		return SwarmResult{}, err
-	}
-	for i := range o.Agents {
-		if err := net.addHost(strconv.Itoa(i), 10+i, o.Rate); err != nil {
-			return SwarmResult{}, err
-		}
-	}
+	defer h.close()
 
 	// The blobs exist only on the origin, written into its store before it starts.
 	originDir := filepath.Join(work, "origin")
@@ -125,10 +123,7 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		}
 	}
 
-	root := net.addr(1)
-	originAddr := fmt.Sprintf("%s:%d", net.addr(2), swarmOriginPort)
-	trackerAddr := fmt.Sprintf("%s:%d", root, swarmTrackerPort)
-	indexAddr := fmt.Sprintf("%s:%d", root, swarmBuildIndexPort)
+	originAddr, trackerAddr, indexAddr := h.originAddr, h.trackerAddr, h.indexAddr
 	var procs []*process
 	defer func() {
 		for _, p := range procs {
@@ -161,23 +156,23 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		"listen: %q\nbackend:\n  type: fs\n  root: %q\n", indexAddr, filepath.Join(work, "build-index"))); err != nil {
 		return SwarmResult{}, err
 	}
-	if err := start("origin", "origin", net.ns("o"), "http://"+originAddr+"/health", fmt.Sprintf(
-		"listen: \":%d\"\nself: %q\ncluster: [%q]\nreplicas: 1\ndata_dir: %q\nbackend:\n  type: fs\n  root: %q\npeer_listen: \":%d\"\ntracker: %q\n",
-		swarmOriginPort, originAddr, originAddr, originDir, filepath.Join(work, "backend"), swarmOriginPeerPort, trackerAddr)); err != nil {
+	if err := start("origin", "origin", h.originNS, "http://"+originAddr+"/health", fmt.Sprintf(
+		"listen: %q\nself: %q\ncluster: [%q]\nreplicas: 1\ndata_dir: %q\nbackend:\n  type: fs\n  root: %q\npeer_listen: %q\ntracker: %q\n%s",
+		h.originListen, originAddr, originAddr, originDir, filepath.Join(work, "backend"), h.originPeer, trackerAddr, h.scheduler)); err != nil {
 		return SwarmResult{}, err
 	}
 	for i := range o.Agents {
 		name := "agent-" + strconv.Itoa(i)
-		if err := start("agent", name, net.ns(strconv.Itoa(i)), fmt.Sprintf("http://%s:%d/health", net.addr(10+i), swarmAgentPort), fmt.Sprintf(
-			"listen: \":%d\"\ndata_dir: %q\norigins: [%q]\nreplicas: 1\nbuild_index: %q\npeer_listen: \":%d\"\ntracker: %q\n",
-			swarmAgentPort, filepath.Join(work, name), originAddr, indexAddr, swarmAgentPeerPort, trackerAddr)); err != nil {
+		if err := start("agent", name, h.agentNS(i), "http://"+h.agentAddr(i)+"/health", fmt.Sprintf(
+			"listen: %q\ndata_dir: %q\norigins: [%q]\nreplicas: 1\nbuild_index: %q\npeer_listen: %q\ntracker: %q\n%s",
+			h.agentListen(i), filepath.Join(work, name), originAddr, indexAddr, h.agentPeer(i), trackerAddr, h.scheduler)); err != nil {
 			return SwarmResult{}, err
 		}
 	}
 
 	ideal := float64(o.Size) / float64(o.Rate)
-	times, egress, err := swarmRound(ctx, o, net, work, func(int) string {
-		return fmt.Sprintf("http://127.0.0.1:%d/v2/bench/swarm/blobs/%s", swarmAgentPort, blob)
+	times, egress, err := swarmRound(ctx, o, h, func(i int) string {
+		return fmt.Sprintf("http://%s/v2/bench/swarm/blobs/%s", h.agentLocal(i), blob)
 	}, blob)
 	if err != nil {
 		return SwarmResult{}, err
@@ -188,7 +183,7 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	}
 	var baseTimes []float64
 	if o.Baseline {
-		baseTimes, _, err = swarmRound(ctx, o, net, work, func(int) string {
+		baseTimes, _, err = swarmRound(ctx, o, h, func(int) string {
 			return fmt.Sprintf("http://%s/blobs/%s", originAddr, baselineBlob)
 		}, baselineBlob)
 		if err != nil {
@@ -215,8 +210,8 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 
 // swarmRound releases one fetcher per agent at the same instant and returns each one's
 // completion time in seconds and the bytes that left the origin's namespace meanwhile.
-func swarmRound(ctx context.Context, o SwarmOptions, net *testNet, work string, url func(i int) string, d core.Digest) ([]float64, int64, error) {
-	before, err := net.egressBytes("o")
+func swarmRound(ctx context.Context, o SwarmOptions, h *swarmHosts, url func(i int) string, d core.Digest) ([]float64, int64, error) {
+	before, err := h.originEgress()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -232,8 +227,12 @@ func swarmRound(ctx context.Context, o SwarmOptions, net *testNet, work string, 
 		go func() {
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			cmd := exec.CommandContext(cctx, "ip", "netns", "exec", net.ns(strconv.Itoa(i)), o.DocketBin, "bench", "fetch",
-				"--at", strconv.FormatInt(at.UnixNano(), 10), "--digest", d.String(), url(i))
+			args := []string{"bench", "fetch", "--at", strconv.FormatInt(at.UnixNano(), 10), "--digest", d.String(), url(i)}
+			bin := o.DocketBin
+			if ns := h.agentNS(i); ns != "" {
+				bin, args = "ip", append([]string{"netns", "exec", ns, o.DocketBin}, args...)
+			}
+			cmd := exec.CommandContext(cctx, bin, args...)
 			var out, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &stderr
 			if err := cmd.Run(); err != nil {
@@ -256,7 +255,7 @@ func swarmRound(ctx context.Context, o SwarmOptions, net *testNet, work string, 
 	if firstErr != nil {
 		return nil, 0, firstErr
 	}
-	after, err := net.egressBytes("o")
+	after, err := h.originEgress()
 	if err != nil {
 		return nil, 0, err
 	}
