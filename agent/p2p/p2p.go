@@ -199,9 +199,11 @@ func (dl *Downloader) swarm(ctx context.Context, repo string, d core.Digest) ([]
 	}
 }
 
-// seed keeps a finished blob announced as complete for SeedTime, then stops seeding it.
+// seed keeps a finished blob announced as complete for SeedTime, then stops seeding it. The
+// blob is pinned meanwhile: the disk budget never evicts a blob peers are fetching.
 func (dl *Downloader) seed(m *core.MetaInfo, interval time.Duration) {
 	defer dl.wg.Done()
+	defer dl.o.Store.Pin(m.Digest)()
 	defer dl.o.Scheduler.Unseed(m.InfoHash)
 	defer dl.stopped(m)
 	_, _ = dl.announce(dl.base, m, "completed", 0)
