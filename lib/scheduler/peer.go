@@ -269,13 +269,27 @@ func (p *peer) fill() []wire.Message {
 	return reqs
 }
 
+// heldElsewhere reports whether a peer connected to this torrent other than p announced
+// piece i. Call with t.mu held.
+func (p *peer) heldElsewhere(i int) bool {
+	for q := range p.t.conns {
+		if q != p && q.bits != nil && q.bits.Has(i) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *peer) serve(m wire.Message) error {
 	t := p.t
 	t.mu.Lock()
 	have := t.picker.Have(int(m.Index))
 	src, kind := t.src, p.kind
 	if have && t.ledger != nil && p.c.Fast {
-		if have = t.ledger.Allow(p, int(m.Index)); have {
+		// A piece beyond the ledger's spread is still served when no connected peer
+		// holds it: those that took it may have left without passing it on, and a
+		// refusal would then stall the download for good.
+		if have = t.ledger.Allow(p, int(m.Index)) || !p.heldElsewhere(int(m.Index)); have {
 			_ = t.ledger.Record(p, int(m.Index))
 		}
 	}
