@@ -30,6 +30,7 @@ func TestDiskBudget(t *testing.T) {
 	const blobSize = 100 << 10
 	srv, err := New(Config{
 		Listen: addr, DataDir: t.TempDir(), Self: addr, Cluster: []string{addr}, Replicas: 1,
+		PeerListen: "127.0.0.1:0", Tracker: TrackerNone,
 		Backend:    BackendConfig{Type: "fs", Root: t.TempDir()},
 		DiskBudget: blobSize + blobSize/2, Now: clock.Now,
 	}, slog.New(slog.DiscardHandler), metrics.NewNop())

@@ -21,14 +21,17 @@ const serveTimeout = 20 * time.Second
 // keeps its data under dir.
 func testConfig(name, dir string) string {
 	listen := "listen: \"127.0.0.1:0\"\n"
+	peer := "peer_listen: \"127.0.0.1:0\"\n"
 	switch name {
 	case "origin":
 		// Self names a fixed address: the ring identity, not the listener.
-		return listen + fmt.Sprintf("data_dir: %q\nself: \"127.0.0.1:1\"\ncluster: [\"127.0.0.1:1\"]\n", filepath.Join(dir, "origin"))
+		return listen + peer + "tracker: none\n" +
+			fmt.Sprintf("data_dir: %q\nself: \"127.0.0.1:1\"\ncluster: [\"127.0.0.1:1\"]\n", filepath.Join(dir, "origin"))
 	case "build-index":
 		return listen + fmt.Sprintf("backend:\n  type: fs\n  root: %q\n", filepath.Join(dir, "build-index"))
 	case "agent":
-		return listen + fmt.Sprintf("data_dir: %q\n", filepath.Join(dir, "agent"))
+		// Port 1 on loopback is closed: announces fail fast and reach no running cluster.
+		return listen + peer + "tracker: \"127.0.0.1:1\"\n" + fmt.Sprintf("data_dir: %q\n", filepath.Join(dir, "agent"))
 	default:
 		return listen
 	}

@@ -126,7 +126,8 @@ func imageFromBucket(t *testing.T, store bucketStore) {
 
 	agent := freeAddr(t)
 	startProc(t, "agent", "http://"+agent+"/health", docketBin, "agent", "--config",
-		writeConfig(t, dir, "agent", fmt.Sprintf("listen: %q\ndata_dir: %q\nbuild_index: %q\n", agent, filepath.Join(dir, "agent"), bi)+ring))
+		writeConfig(t, dir, "agent", fmt.Sprintf("listen: %q\npeer_listen: %q\ntracker: %q\ndata_dir: %q\nbuild_index: %q\n",
+			agent, freeAddr(t), freeAddr(t), filepath.Join(dir, "agent"), bi)+ring))
 	pullRef, err := name.ParseReference(agent+"/library/app:v1", name.Insecure)
 	if err != nil {
 		t.Fatal(err)
