@@ -53,7 +53,14 @@ func FreePort(t testing.TB) int {
 // its output logged if the test failed.
 func StartProcess(t testing.TB, bin string, args ...string) {
 	t.Helper()
+	startProcessIn(t, "", bin, args...)
+}
+
+// startProcessIn is StartProcess with the working directory dir ("" for the test's).
+func startProcessIn(t testing.TB, dir, bin string, args ...string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -89,7 +96,9 @@ func (s *syncBuffer) String() string {
 
 // StartOpentracker runs Debian's opentracker on free ports in a temp dir serving only the
 // whitelisted info-hashes, and returns its host:port. It chroots into the dir and drops to
-// nobody, so the dir and its whitelist must be world-readable (-w is relative to -d).
+// nobody, so the dir and its whitelist must be world-readable (-w is relative to -d). Its
+// whitelist thread may read the file before or after the chroot, so the process also starts
+// in that dir: "whitelist" names the same file either way.
 func StartOpentracker(t testing.TB, whitelist ...core.InfoHash) string {
 	t.Helper()
 	bin := RequireTool(t, "opentracker")
@@ -111,17 +120,22 @@ func StartOpentracker(t testing.TB, whitelist ...core.InfoHash) string {
 	udpPort := udp.LocalAddr().(*net.UDPAddr).Port
 	udp.Close()
 	port := FreePort(t)
-	StartProcess(t, bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-P", strconv.Itoa(udpPort), "-d", dir, "-w", "whitelist")
+	startProcessIn(t, dir, bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-P", strconv.Itoa(udpPort), "-d", dir, "-w", "whitelist")
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	// opentracker listens before a worker thread has read the whitelist, and until then
-	// refuses every info-hash: probe with a "stopped" announce (which adds no peer) until the
-	// first whitelisted hash is served.
+	// opentracker listens before its whitelist thread has read the file, and until then
+	// refuses every info-hash. A "stopped" announce is answered without looking at the
+	// whitelist, so probe with a real one for the first whitelisted hash, then take that
+	// peer out again.
 	tc := trackerclient.New(addr, &http.Client{Timeout: time.Second})
 	deadline := time.Now().Add(startTimeout)
 	for {
 		var err error
 		if len(whitelist) > 0 {
-			_, err = tc.Announce(context.Background(), trackerclient.AnnounceRequest{InfoHash: whitelist[0], PeerID: core.NewPeerID(), Port: 1, Event: "stopped"})
+			probe := trackerclient.AnnounceRequest{InfoHash: whitelist[0], PeerID: core.NewPeerID(), Port: 1, Left: 1}
+			if _, err = tc.Announce(context.Background(), probe); err == nil {
+				probe.Event = "stopped"
+				_, err = tc.Announce(context.Background(), probe)
+			}
 		} else {
 			var c net.Conn
 			if c, err = net.Dial("tcp", addr); err == nil {

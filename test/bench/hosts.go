@@ -21,7 +21,10 @@ type swarmHosts struct {
 	agentAddr                          func(i int) string // for the readiness check
 	agentLocal                         func(i int) string // for the fetcher beside the agent
 	originEgress                       func() (int64, error)
-	close                              func()
+	// reassign gives agent i other ports after its start failed because one was taken
+	// (nil where ports are fixed: every tc host has its own address).
+	reassign func(i int) error
+	close    func()
 }
 
 func newSwarmHosts(o SwarmOptions) (*swarmHosts, error) {
@@ -68,7 +71,8 @@ func tcHosts(o SwarmOptions) (*swarmHosts, error) {
 
 // appHosts runs every process on 127.0.0.1 on free ports, with the scheduler's bandwidth
 // limits on the origin and every agent; the origin's egress is what its peer protocol sent
-// (its p2p bytes_out metric).
+// (its p2p bytes_out metric). A port found free may be taken by an outgoing connection before
+// its agent binds it; reassign then picks others.
 func appHosts(o SwarmOptions) (*swarmHosts, error) {
 	ports, err := freePorts(5 + 2*o.Agents)
 	if err != nil {
@@ -86,6 +90,14 @@ func appHosts(o SwarmOptions) (*swarmHosts, error) {
 		agentListen: func(i int) string { return hostPort(ports[5+2*i]) },
 		agentPeer:   func(i int) string { return hostPort(ports[6+2*i]) },
 		close:       func() {},
+	}
+	h.reassign = func(i int) error {
+		p, err := freePorts(2)
+		if err != nil {
+			return err
+		}
+		ports[5+2*i], ports[6+2*i] = p[0], p[1]
+		return nil
 	}
 	h.agentAddr, h.agentLocal = h.agentListen, h.agentListen
 	h.originEgress = func() (int64, error) {

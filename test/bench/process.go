@@ -18,8 +18,9 @@ const readyTimeout = 60 * time.Second
 
 // process is a server the benchmark started in its own process group; stop ends the group.
 type process struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited; err is then its Wait error
+	err    error
 }
 
 // startProcess runs name with args, logging to logPath, and waits until readyURL answers 200.
@@ -35,16 +36,16 @@ func startProcess(ctx context.Context, logPath, readyURL, name string, args ...s
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
-	if err := waitReady(ctx, readyURL, p.done); err != nil {
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); logf.Close(); close(p.exited) }()
+	if err := waitReady(ctx, readyURL, p); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("%s did not become ready (log %s): %w", name, logPath, err)
 	}
 	return p, nil
 }
 
-func waitReady(ctx context.Context, url string, exited <-chan error) error {
+func waitReady(ctx context.Context, url string, p *process) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	for {
@@ -56,8 +57,8 @@ func waitReady(ctx context.Context, url string, exited <-chan error) error {
 			}
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("exited: %v", err)
+		case <-p.exited:
+			return fmt.Errorf("exited: %v", p.err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -70,10 +71,10 @@ func (p *process) stop() {
 	pgid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.exited:
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-p.done
+		<-p.exited
 	}
 }
 

@@ -108,7 +108,7 @@ func RunRegistry(ctx context.Context, o RegistryOptions) (RegistryResult, error)
 		return RegistryResult{}, err
 	}
 	defer docket.stop()
-	if err := waitReady(ctx, "http://"+proxyAddr+"/v2/", docket.done); err != nil {
+	if err := waitReady(ctx, "http://"+proxyAddr+"/v2/", docket); err != nil {
 		return RegistryResult{}, fmt.Errorf("docket proxy: %w", err)
 	}
 

@@ -163,10 +163,19 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	}
 	for i := range o.Agents {
 		name := "agent-" + strconv.Itoa(i)
-		if err := start("agent", name, h.agentNS(i), "http://"+h.agentAddr(i)+"/health", fmt.Sprintf(
-			"listen: %q\ndata_dir: %q\norigins: [%q]\nreplicas: 1\nbuild_index: %q\npeer_listen: %q\ntracker: %q\n%s",
-			h.agentListen(i), filepath.Join(work, name), originAddr, indexAddr, h.agentPeer(i), trackerAddr, h.scheduler)); err != nil {
-			return SwarmResult{}, err
+		for attempt := 1; ; attempt++ {
+			err := start("agent", name, h.agentNS(i), "http://"+h.agentAddr(i)+"/health", fmt.Sprintf(
+				"listen: %q\ndata_dir: %q\norigins: [%q]\nreplicas: 1\nbuild_index: %q\npeer_listen: %q\ntracker: %q\n%s",
+				h.agentListen(i), filepath.Join(work, name), originAddr, indexAddr, h.agentPeer(i), trackerAddr, h.scheduler))
+			if err == nil {
+				break
+			}
+			if h.reassign == nil || attempt == 3 || !portTaken(filepath.Join(work, name+".log")) {
+				return SwarmResult{}, err
+			}
+			if err := h.reassign(i); err != nil {
+				return SwarmResult{}, err
+			}
 		}
 	}
 
@@ -206,6 +215,13 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	fmt.Fprintf(o.Out, "swarm agents=%d size=%d rate=%d p50=%.2f p99=%.2f max=%.2f origin_egress=%.2f baseline_max=%.2f\n",
 		o.Agents, o.Size, o.Rate, res.P50, res.P99, res.Max, res.OriginEgress, res.BaselineMax)
 	return res, nil
+}
+
+// portTaken reports whether the log of a process that failed to start says one of its ports
+// was in use.
+func portTaken(logPath string) bool {
+	b, err := os.ReadFile(logPath)
+	return err == nil && bytes.Contains(b, []byte("address already in use"))
 }
 
 // swarmRound releases one fetcher per agent at the same instant and returns each one's
