@@ -79,33 +79,39 @@ type AnnounceResponse struct {
 
 // Announce sends one announce (compact) and returns the peers the tracker handed out.
 func (c *Client) Announce(ctx context.Context, r AnnounceRequest) (AnnounceResponse, error) {
-	q := url.Values{}
-	q.Set("info_hash", string(r.InfoHash[:]))
-	q.Set("peer_id", string(r.PeerID[:]))
-	q.Set("port", strconv.Itoa(int(r.Port)))
-	q.Set("uploaded", strconv.FormatInt(r.Uploaded, 10))
-	q.Set("downloaded", strconv.FormatInt(r.Downloaded, 10))
-	q.Set("left", strconv.FormatInt(r.Left, 10))
-	q.Set("compact", "1")
+	// Spaces are %20, never "+": opentracker did not always decode "+" as a space, so an
+	// info-hash with a 0x20 byte was refused (TestAnnounceRawBytesToOpentracker).
+	q := []string{
+		"info_hash=" + escape(string(r.InfoHash[:])),
+		"peer_id=" + escape(string(r.PeerID[:])),
+		"port=" + strconv.Itoa(int(r.Port)),
+		"uploaded=" + strconv.FormatInt(r.Uploaded, 10),
+		"downloaded=" + strconv.FormatInt(r.Downloaded, 10),
+		"left=" + strconv.FormatInt(r.Left, 10),
+		"compact=1",
+	}
 	if r.Event != "" {
-		q.Set("event", r.Event)
+		q = append(q, "event="+escape(r.Event))
 	}
 	if r.NumWant > 0 {
-		q.Set("numwant", strconv.Itoa(r.NumWant))
+		q = append(q, "numwant="+strconv.Itoa(r.NumWant))
 	}
 	if r.Origin {
-		q.Set("origin", "1")
+		q = append(q, "origin=1")
 	}
 	sep := "?"
 	if strings.Contains(c.announce, "?") {
 		sep = "&"
 	}
-	body, err := c.get(ctx, c.announce+sep+q.Encode(), maxAnnounceResponse)
+	body, err := c.get(ctx, c.announce+sep+strings.Join(q, "&"), maxAnnounceResponse)
 	if err != nil {
 		return AnnounceResponse{}, err
 	}
 	return ParseAnnounceResponse(body)
 }
+
+// escape percent-encodes v for a query string, a space as %20.
+func escape(v string) string { return strings.ReplaceAll(url.QueryEscape(v), "+", "%20") }
 
 // ParseAnnounceResponse decodes a bencoded announce response (compact peers, IPv4 and IPv6).
 func ParseAnnounceResponse(body []byte) (AnnounceResponse, error) {
