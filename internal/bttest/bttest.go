@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,10 +23,6 @@ import (
 
 // startTimeout bounds how long a started tracker may take to listen.
 const startTimeout = 10 * time.Second
-
-// reloadAfter is how long opentracker may refuse its whitelisted hashes before it is told to
-// read the whitelist again.
-const reloadAfter = time.Second
 
 // RequireTool returns a stock tool's path; without it the test is skipped, except under
 // CI=true, where .ci/run installs it and its absence is a failure.
@@ -58,15 +53,7 @@ func FreePort(t testing.TB) int {
 // its output logged if the test failed.
 func StartProcess(t testing.TB, bin string, args ...string) {
 	t.Helper()
-	startProcessIn(t, "", bin, args...)
-}
-
-// startProcessIn is StartProcess with the working directory dir ("" for the test's); it
-// returns the started process.
-func startProcessIn(t testing.TB, dir, bin string, args ...string) *os.Process {
-	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -81,7 +68,6 @@ func startProcessIn(t testing.TB, dir, bin string, args ...string) *os.Process {
 			t.Logf("%s output:\n%s", filepath.Base(bin), out.String())
 		}
 	})
-	return cmd.Process
 }
 
 type syncBuffer struct {
@@ -103,11 +89,7 @@ func (s *syncBuffer) String() string {
 
 // StartOpentracker runs Debian's opentracker on free ports in a temp dir serving only the
 // whitelisted info-hashes, and returns its host:port. It chroots into the dir and drops to
-// nobody, so the dir and its whitelist must be world-readable (-w is relative to -d). Its
-// whitelist thread may read the file before or after the chroot, so the process also starts
-// in that dir: "whitelist" names the same file either way. Now and then its first read still
-// yields nothing (seen: refused for good, nothing logged); SIGHUP makes it read the file
-// again.
+// nobody, so the dir and its whitelist must be world-readable (-w is relative to -d).
 func StartOpentracker(t testing.TB, whitelist ...core.InfoHash) string {
 	t.Helper()
 	bin := RequireTool(t, "opentracker")
@@ -129,7 +111,7 @@ func StartOpentracker(t testing.TB, whitelist ...core.InfoHash) string {
 	udpPort := udp.LocalAddr().(*net.UDPAddr).Port
 	udp.Close()
 	port := FreePort(t)
-	proc := startProcessIn(t, dir, bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-P", strconv.Itoa(udpPort), "-d", dir, "-w", "whitelist")
+	StartProcess(t, bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-P", strconv.Itoa(udpPort), "-d", dir, "-w", "whitelist")
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// opentracker listens before its whitelist thread has read the file, and until then
 	// refuses every info-hash. A "stopped" announce is answered without looking at the
@@ -137,7 +119,6 @@ func StartOpentracker(t testing.TB, whitelist ...core.InfoHash) string {
 	// peer out again.
 	tc := trackerclient.New(addr, &http.Client{Timeout: time.Second})
 	deadline := time.Now().Add(startTimeout)
-	reload := time.Now().Add(reloadAfter)
 	for {
 		var err error
 		if len(whitelist) > 0 {
@@ -157,10 +138,6 @@ func StartOpentracker(t testing.TB, whitelist ...core.InfoHash) string {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("opentracker on %s not ready (whitelist %v): %v", addr, whitelist, err)
-		}
-		if len(whitelist) > 0 && time.Now().After(reload) {
-			_ = proc.Signal(syscall.SIGHUP)
-			reload = time.Now().Add(reloadAfter)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
