@@ -14,6 +14,13 @@ const (
 	// DefaultPipelineDepth is the number of 16 KiB block requests kept
 	// outstanding per connection.
 	DefaultPipelineDepth = 32
+	// DefaultAgentPipelineDepth is the same towards a Docket agent. It is shallower: the
+	// origin is a cold swarm's bottleneck (every piece leaves it once), and an agent whose
+	// ingress is queued full of its peers' blocks slows the origin's blocks to it, and so
+	// the origin and the whole swarm. Measured with bench swarm (tc, N=10, 128 MiB, 8 MiB/s):
+	// depth 32 towards agents gave p99 1.42 and origin egress 1.11 × size, depth 8 gave 1.34
+	// and 1.04.
+	DefaultAgentPipelineDepth = 8
 	// DefaultStallTimeout is how long a peer with requests outstanding may
 	// send no block before it is dropped and its requests reassigned.
 	DefaultStallTimeout = 10 * time.Second
@@ -32,6 +39,7 @@ const (
 type Config struct {
 	MaxConnsPerTorrent int           `yaml:"max_conns_per_torrent"`
 	PipelineDepth      int           `yaml:"pipeline_depth"`
+	AgentPipelineDepth int           `yaml:"agent_pipeline_depth"`
 	StallTimeout       time.Duration `yaml:"stall_timeout"`
 	ProgressTimeout    time.Duration `yaml:"progress_timeout"`
 	BanDuration        time.Duration `yaml:"ban_duration"`
@@ -50,6 +58,9 @@ func (c *Config) ApplyDefaults() {
 	if c.PipelineDepth == 0 {
 		c.PipelineDepth = DefaultPipelineDepth
 	}
+	if c.AgentPipelineDepth == 0 {
+		c.AgentPipelineDepth = DefaultAgentPipelineDepth
+	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
 	}
@@ -66,7 +77,7 @@ func (c *Config) ApplyDefaults() {
 
 // Validate checks limits are positive.
 func (c *Config) Validate() error {
-	if c.MaxConnsPerTorrent < 1 || c.PipelineDepth < 1 || c.StallTimeout <= 0 || c.ProgressTimeout <= 0 || c.BanDuration < 0 || c.HandshakeTimeout <= 0 {
+	if c.MaxConnsPerTorrent < 1 || c.PipelineDepth < 1 || c.AgentPipelineDepth < 1 || c.StallTimeout <= 0 || c.ProgressTimeout <= 0 || c.BanDuration < 0 || c.HandshakeTimeout <= 0 {
 		return fmt.Errorf("%w: %+v", ErrConfig, *c)
 	}
 	return nil

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/docket-p2p/docket/lib/fsutil"
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/wire"
 )
@@ -109,6 +111,13 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	defer func() {
 		t.mu.Lock()
 		t.picker.RemovePeer(p, p.bits)
+		if p.kind == kindOrigin {
+			for i := range t.originAvail {
+				if p.bits.Has(i) {
+					t.originAvail[i]--
+				}
+			}
+		}
 		if t.ledger != nil {
 			t.ledger.Forget(p)
 		}
@@ -176,14 +185,12 @@ func (p *peer) handle(m wire.Message) error {
 		}
 		if nb == nil { // Have: one piece, not a pass over all of them per 9-byte message
 			if i := int(m.Index); !p.bits.Has(i) {
-				p.bits.Set(i)
-				_ = t.picker.PeerHas(i)
+				p.has(i)
 			}
 		}
 		for i := 0; nb != nil && i < t.m.NumPieces(); i++ {
 			if nb.Has(i) && !p.bits.Has(i) {
-				p.bits.Set(i)
-				_ = t.picker.PeerHas(i)
+				p.has(i)
 			}
 		}
 		reqs := p.fill()
@@ -234,14 +241,28 @@ func (p *peer) handle(m wire.Message) error {
 	return nil
 }
 
-// fill tops the pipeline up to PipelineDepth; called with t.mu held.
+// has records that the peer holds piece i (which it did not); called with t.mu held.
+func (p *peer) has(i int) {
+	p.bits.Set(i)
+	_ = p.t.picker.PeerHas(i)
+	if p.kind == kindOrigin {
+		p.t.originAvail[i]++
+	}
+}
+
+// fill tops the pipeline up to PipelineDepth (AgentPipelineDepth to a Docket agent); called
+// with t.mu held.
 func (p *peer) fill() []wire.Message {
 	t := p.t
 	if p.choked {
 		return nil
 	}
 	var reqs []wire.Message
-	for p.outstanding < p.s.cfg.PipelineDepth {
+	depth := p.s.cfg.PipelineDepth
+	if p.kind == kindAgent {
+		depth = p.s.cfg.AgentPipelineDepth
+	}
+	for p.outstanding < depth {
 		var idx = -1
 		for i, pp := range p.pieces {
 			if pp.requested < len(pp.got) {
@@ -250,7 +271,14 @@ func (p *peer) fill() []wire.Message {
 			}
 		}
 		if idx < 0 {
-			picked := t.picker.Pick(p, p.bits, piecesPerPick)
+			var only func(int) bool
+			if p.kind == kindOrigin {
+				// An origin is the last resort: what a peer already holds is
+				// fetched from that peer, so the origin sends little more than one
+				// copy (endgame aside, where any holder will do).
+				only = func(i int) bool { return t.picker.Availability(i) == t.originAvail[i] }
+			}
+			picked := t.picker.PickOnly(p, p.bits, piecesPerPick, only)
 			if len(picked) == 0 {
 				break
 			}
@@ -270,10 +298,10 @@ func (p *peer) fill() []wire.Message {
 }
 
 // heldElsewhere reports whether a peer connected to this torrent other than p announced
-// piece i. Call with t.mu held.
+// piece i or is being sent it by this seeder. Call with t.mu held.
 func (p *peer) heldElsewhere(i int) bool {
 	for q := range p.t.conns {
-		if q != p && q.bits != nil && q.bits.Has(i) {
+		if q != p && (q.bits != nil && q.bits.Has(i) || p.t.ledger != nil && p.t.ledger.Given(q, i)) {
 			return true
 		}
 	}
@@ -287,8 +315,8 @@ func (p *peer) serve(m wire.Message) error {
 	src, kind := t.src, p.kind
 	if have && t.ledger != nil && p.c.Fast {
 		// A piece beyond the ledger's spread is still served when no connected peer
-		// holds it: those that took it may have left without passing it on, and a
-		// refusal would then stall the download for good.
+		// holds it or is being sent it: those that took it may have left without
+		// passing it on, and a refusal would then stall the download for good.
 		if have = t.ledger.Allow(p, int(m.Index)) || !p.heldElsewhere(int(m.Index)); have {
 			_ = t.ledger.Record(p, int(m.Index))
 		}
@@ -360,6 +388,10 @@ func (p *peer) block(m wire.Message) error {
 			t.picker.Release(p, idx)
 			t.mu.Unlock()
 			return fmt.Errorf("scheduler: write piece %d: %w", idx, err)
+		}
+		// Write-out starts now, so the fsync that publishes the blob finds little to do.
+		if f, ok := w.(*os.File); ok {
+			fsutil.StartWriteback(f, int64(idx)*t.m.PieceLength, int64(len(pp.buf)))
 		}
 	}
 	p.s.scope.Counter("pieces_verified").Inc(1)

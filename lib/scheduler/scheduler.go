@@ -34,6 +34,15 @@ type Committer interface {
 	Put(ctx context.Context, d core.Digest, size int64, r io.Reader) error
 }
 
+// FileCommitter is a Committer that also takes over a download's file: the pieces are written
+// into a file it creates (in its own temp area), which PutFile checks and publishes by a
+// rename, not a copy. *store.Store satisfies it.
+type FileCommitter interface {
+	Committer
+	CreateTemp() (*os.File, error)
+	PutFile(ctx context.Context, f *os.File, d core.Digest, size int64) error
+}
+
 // Scheduler runs torrents for one host.
 type Scheduler struct {
 	cfg    Config
@@ -117,7 +126,10 @@ type torrent struct {
 	// received counts the block bytes that arrived, by peer kind.
 	received map[string]int64
 	picker   *piecepicker.Picker[*peer]
-	conns    map[*peer]struct{}
+	// originAvail counts, per piece, the connected origins holding it (the picker's
+	// availability counts every peer).
+	originAvail []int
+	conns       map[*peer]struct{}
 	// ledger is set for a super-seeding torrent (SuperSeed).
 	ledger *superseed.Ledger[*peer]
 	done   chan struct{}
@@ -132,12 +144,13 @@ func (s *Scheduler) addTorrent(m *core.MetaInfo, src io.ReaderAt, complete bool)
 	}
 	t := &torrent{
 		m: m, params: wire.ParamsFor(m), src: src,
-		picker:    piecepicker.New[*peer](m.NumPieces(), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
-		conns:     make(map[*peer]struct{}),
-		done:      make(chan struct{}),
-		dialed:    make(map[netip.AddrPort]bool),
-		peersGone: make(chan struct{}, 1),
-		received:  make(map[string]int64),
+		picker:      piecepicker.New[*peer](m.NumPieces(), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
+		conns:       make(map[*peer]struct{}),
+		originAvail: make([]int, m.NumPieces()),
+		done:        make(chan struct{}),
+		dialed:      make(map[netip.AddrPort]bool),
+		peersGone:   make(chan struct{}, 1),
+		received:    make(map[string]int64),
 	}
 	if complete {
 		for i := 0; i < m.NumPieces(); i++ {
@@ -316,11 +329,23 @@ func (s *Scheduler) DownloadAndSeed(ctx context.Context, m *core.MetaInfo, peers
 
 func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []netip.AddrPort, dst Committer, seed Publisher) error {
 	start := s.now()
-	f, err := os.CreateTemp(s.cfg.TempDir, "docket-download-*")
+	fc, inPlace := dst.(FileCommitter)
+	var f *os.File
+	var err error
+	if inPlace {
+		f, err = fc.CreateTemp()
+	} else {
+		f, err = os.CreateTemp(s.cfg.TempDir, "docket-download-*")
+	}
 	if err != nil {
 		return fmt.Errorf("scheduler: temp file: %w", err)
 	}
-	defer os.Remove(f.Name())
+	published := false
+	defer func() {
+		if !published {
+			os.Remove(f.Name())
+		}
+	}()
 	defer f.Close()
 	if err := f.Truncate(m.Length); err != nil {
 		return fmt.Errorf("scheduler: temp file: %w", err)
@@ -400,7 +425,13 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 			}
 		}
 	}
-	if err := dst.Put(ctx, m.Digest, m.Length, io.NewSectionReader(f, 0, m.Length)); err != nil {
+	if inPlace {
+		err = fc.PutFile(ctx, f, m.Digest, m.Length)
+		published = err == nil
+	} else {
+		err = dst.Put(ctx, m.Digest, m.Length, io.NewSectionReader(f, 0, m.Length))
+	}
+	if err != nil {
 		return fmt.Errorf("scheduler: commit %s: %w", m.Digest, err)
 	}
 	s.scope.Timer("download_time").Record(s.now().Sub(start))

@@ -234,6 +234,54 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 	return nil
 }
 
+// CreateTemp creates a file in the store's temp area for a blob written piece by piece (a
+// peer-to-peer download); PutFile publishes it without a copy. The caller closes it and, unless
+// PutFile succeeded, removes it.
+func (s *Store) CreateTemp() (*os.File, error) { return s.createTemp("download-") }
+
+// PutFile publishes f, a file from CreateTemp holding size bytes, under d: it reads f back to
+// check the digest, fsyncs it and renames it into place. f stays open (readers of it keep
+// reading what is now the blob); on failure the caller removes it.
+// If d is already stored, PutFile checks the size and returns nil.
+func (s *Store) PutFile(ctx context.Context, f *os.File, d core.Digest, size int64) error {
+	if have, err := s.Stat(d); err == nil {
+		if have != size {
+			s.metrics.verifyFailures.Inc(1)
+			return fmt.Errorf("%w: %s is stored with %d bytes, not %d", ErrSizeMismatch, d, have, size)
+		}
+		s.used(d, have)
+		return nil
+	}
+	if filepath.Dir(f.Name()) != filepath.Join(s.root, "tmp") {
+		return fmt.Errorf("store: put %s: %s is not one of the store's temp files", d, f.Name())
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store: put %s: %w", d, err)
+	}
+	if fi.Size() != size {
+		s.metrics.verifyFailures.Inc(1)
+		return fmt.Errorf("%w: %s: file holds %d bytes, want %d", ErrSizeMismatch, d, fi.Size(), size)
+	}
+	g := d.NewDigester()
+	if _, err := copyBuffer(g, &fsutil.CtxReader{Ctx: ctx, R: io.NewSectionReader(f, 0, size)}); err != nil {
+		return fmt.Errorf("store: put %s: %w", d, err)
+	}
+	if got := g.Digest(); got != d {
+		s.metrics.verifyFailures.Inc(1)
+		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, d)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("store: publish %s: %w", d, err)
+	}
+	if err := s.place(f.Name(), d, size); err != nil {
+		return err
+	}
+	s.metrics.bytesWritten.Inc(size)
+	s.metrics.puts.Inc(1)
+	return nil
+}
+
 // publish fsyncs and closes f (size bytes), renames it to d's path and fsyncs the directory,
 // then counts d as used and evicts what no longer fits the budget. It always closes f and
 // removes it on failure.
@@ -243,10 +291,18 @@ func (s *Store) publish(f *os.File, d core.Digest, size int64) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	dst := s.blobPath(d)
-	if err == nil {
-		err = os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("store: publish %s: %w", d, err)
 	}
+	return s.place(name, d, size)
+}
+
+// place renames the synced file name to d's path and fsyncs the directory, then counts d as
+// used and evicts what no longer fits the budget. It removes name on failure.
+func (s *Store) place(name string, d core.Digest, size int64) error {
+	dst := s.blobPath(d)
+	err := os.MkdirAll(filepath.Dir(dst), 0o755)
 	if err == nil {
 		err = os.Rename(name, dst)
 	}

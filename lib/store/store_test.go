@@ -349,3 +349,77 @@ func TestMetaInfoWithoutBlob(t *testing.T) {
 		t.Fatalf("metainfo after re-put: %+v, %v", m, err)
 	}
 }
+
+// PutFile publishes a file written in the store's temp area by renaming it, after checking
+// its digest and size; a file that does not match, or that is not the store's, is refused and
+// nothing appears under the digest.
+func TestPutFile(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	data := randomBytes(t, 300<<10)
+	d := core.SHA256Digest(data)
+	write := func(b []byte) *os.File {
+		f, err := s.CreateTemp()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if _, err := f.WriteAt(b, 0); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	bad := write(append([]byte{data[0] ^ 1}, data[1:]...))
+	if err := s.PutFile(ctx, bad, d, int64(len(data))); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("corrupt file: %v, want ErrDigestMismatch", err)
+	}
+	short := write(data[:len(data)-1])
+	if err := s.PutFile(ctx, short, d, int64(len(data))); !errors.Is(err, ErrSizeMismatch) {
+		t.Fatalf("short file: %v, want ErrSizeMismatch", err)
+	}
+	foreign, err := os.CreateTemp(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer foreign.Close()
+	if _, err := foreign.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutFile(ctx, foreign, d, int64(len(data))); err == nil {
+		t.Fatal("a file outside the store's temp area was published")
+	}
+	if _, err := s.Stat(d); err == nil {
+		t.Fatal("a refused file is visible under its digest")
+	}
+	for _, f := range []*os.File{bad, short} {
+		f.Close()
+		os.Remove(f.Name())
+	}
+
+	good := write(data)
+	if err := s.PutFile(ctx, good, d, int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(good.Name()); !os.IsNotExist(err) {
+		t.Fatalf("the temp file is still there after publication: %v", err)
+	}
+	if got := readBlob(t, s, d); !bytes.Equal(got, data) {
+		t.Fatal("published blob differs")
+	}
+	// The open file is the blob now: readers of it keep reading.
+	b := make([]byte, 10)
+	if _, err := good.ReadAt(b, 0); err != nil || !bytes.Equal(b, data[:10]) {
+		t.Fatalf("reading the published file through the old handle: %v", err)
+	}
+	good.Close()
+	// Stored already: another copy is not needed, and nothing is left behind once the caller
+	// removes it.
+	again := write(data)
+	if err := s.PutFile(ctx, again, d, int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+	os.Remove(again.Name())
+	assertClean(t, s)
+}

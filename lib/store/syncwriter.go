@@ -1,9 +1,13 @@
 package store
 
-import "os"
+import (
+	"os"
+
+	"github.com/docket-p2p/docket/lib/fsutil"
+)
 
 // writebackChunk is how many freshly written bytes accumulate before the store asks the
-// kernel to start writing them out (see startWriteback).
+// kernel to start writing them out (see fsutil.StartWriteback).
 const writebackChunk = 8 << 20
 
 // syncingWriter writes to f from offset off on (f is opened for appending or written
@@ -18,7 +22,7 @@ func (w *syncingWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.off += int64(n)
 	if w.off-w.started >= writebackChunk {
-		startWriteback(w.f, w.started, w.off-w.started)
+		fsutil.StartWriteback(w.f, w.started, w.off-w.started)
 		w.started = w.off
 	}
 	return n, err

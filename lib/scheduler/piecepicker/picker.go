@@ -157,12 +157,18 @@ func (p *Picker[P]) Done(i int) ([]P, error) {
 // tie-break. In endgame it returns pieces in flight with other peers that
 // this peer is not already fetching, least-duplicated first.
 func (p *Picker[P]) Pick(peer P, peerBits *wire.Bits, max int) []int {
+	return p.PickOnly(peer, peerBits, max, nil)
+}
+
+// PickOnly is Pick restricted, outside endgame, to the pieces for which only(i) is true (nil:
+// all of them).
+func (p *Picker[P]) PickOnly(peer P, peerBits *wire.Bits, max int, only func(i int) bool) []int {
 	if max <= 0 || peerBits == nil || peerBits.Len() != p.n {
 		return nil
 	}
 	cand := p.scratch[:0]
 	for i := 0; i < p.n; i++ {
-		if !p.have.Has(i) && p.inflight[i] == nil && peerBits.Has(i) {
+		if !p.have.Has(i) && p.inflight[i] == nil && peerBits.Has(i) && (only == nil || only(i)) {
 			cand = append(cand, i)
 		}
 	}

@@ -194,3 +194,25 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("Pick with wrong-length bits = %v", got)
 	}
 }
+
+// PickOnly keeps to the pieces its filter allows until endgame, where any piece in flight with
+// another peer may be duplicated whatever the filter says.
+func TestPickOnly(t *testing.T) {
+	p := newPicker(6)
+	even := func(i int) bool { return i%2 == 0 }
+	got := p.PickOnly("origin", all(6), 6, even)
+	slices.Sort(got)
+	if !slices.Equal(got, []int{0, 2, 4}) {
+		t.Fatalf("picked %v, want the even pieces", got)
+	}
+	if again := p.PickOnly("origin", all(6), 6, even); len(again) != 0 {
+		t.Fatalf("picked %v with every allowed piece in flight", again)
+	}
+	if got := p.Pick("agent", all(6), 6); len(got) != 3 {
+		t.Fatalf("agent picked %v, want the three odd pieces", got)
+	}
+	// Every missing piece is in flight: endgame.
+	if got := p.PickOnly("origin", all(6), 6, even); len(got) != 3 {
+		t.Fatalf("endgame picked %v from the origin, want the three pieces in flight elsewhere", got)
+	}
+}

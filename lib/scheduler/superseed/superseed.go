@@ -81,6 +81,12 @@ func (l *Ledger[P]) minSent() int {
 	return m
 }
 
+// Given reports whether piece i was given to peer (and peer has not been forgotten).
+func (l *Ledger[P]) Given(peer P, i int) bool {
+	_, ok := l.given[peer][i]
+	return ok
+}
+
 // Allow reports whether piece i may be served now: it was already given to
 // this peer (a re-request of a partly sent piece) or its send count is
 // below the least-sent piece's count plus Slack.
