@@ -187,13 +187,8 @@ func (s *Store) Open(d core.Digest) (*os.File, error) {
 // of ctx) leaves nothing behind. If d is already stored, Put returns nil without reading r
 // (ErrSizeMismatch if size disagrees with the stored blob).
 func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader) error {
-	if have, err := s.Stat(d); err == nil {
-		if size >= 0 && have != size {
-			s.metrics.verifyFailures.Inc(1)
-			return fmt.Errorf("%w: %s is stored with %d bytes, not %d", ErrSizeMismatch, d, have, size)
-		}
-		s.used(d, have)
-		return nil
+	if stored, err := s.alreadyStored(d, size); stored || err != nil {
+		return err
 	}
 	tmp, err := s.createTemp("put-")
 	if err != nil {
@@ -222,15 +217,38 @@ func (s *Store) Put(ctx context.Context, d core.Digest, size int64, r io.Reader)
 		s.metrics.verifyFailures.Inc(1)
 		return fmt.Errorf("%w: %s: got %d bytes (or more), want %d", ErrSizeMismatch, d, n, size)
 	}
-	if got := g.Digest(); got != d {
-		s.metrics.verifyFailures.Inc(1)
-		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, d)
+	if err := s.checkDigest(g, d); err != nil {
+		return err
 	}
 	if err := s.publish(tmp, d, n); err != nil {
 		return err
 	}
 	tmp = nil
 	s.metrics.puts.Inc(1)
+	return nil
+}
+
+// alreadyStored reports whether d is stored, counting it as used if so; a stored blob whose
+// size differs from size (when size >= 0) is ErrSizeMismatch.
+func (s *Store) alreadyStored(d core.Digest, size int64) (bool, error) {
+	have, err := s.Stat(d)
+	if err != nil {
+		return false, nil
+	}
+	if size >= 0 && have != size {
+		s.metrics.verifyFailures.Inc(1)
+		return true, fmt.Errorf("%w: %s is stored with %d bytes, not %d", ErrSizeMismatch, d, have, size)
+	}
+	s.used(d, have)
+	return true, nil
+}
+
+// checkDigest compares what g hashed with d.
+func (s *Store) checkDigest(g *core.Digester, d core.Digest) error {
+	if got := g.Digest(); got != d {
+		s.metrics.verifyFailures.Inc(1)
+		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, d)
+	}
 	return nil
 }
 
@@ -244,13 +262,8 @@ func (s *Store) CreateTemp() (*os.File, error) { return s.createTemp("download-"
 // reading what is now the blob); on failure the caller removes it.
 // If d is already stored, PutFile checks the size and returns nil.
 func (s *Store) PutFile(ctx context.Context, f *os.File, d core.Digest, size int64) error {
-	if have, err := s.Stat(d); err == nil {
-		if have != size {
-			s.metrics.verifyFailures.Inc(1)
-			return fmt.Errorf("%w: %s is stored with %d bytes, not %d", ErrSizeMismatch, d, have, size)
-		}
-		s.used(d, have)
-		return nil
+	if stored, err := s.alreadyStored(d, size); stored || err != nil {
+		return err
 	}
 	if filepath.Dir(f.Name()) != filepath.Join(s.root, "tmp") {
 		return fmt.Errorf("store: put %s: %s is not one of the store's temp files", d, f.Name())
@@ -267,9 +280,8 @@ func (s *Store) PutFile(ctx context.Context, f *os.File, d core.Digest, size int
 	if _, err := copyBuffer(g, &fsutil.CtxReader{Ctx: ctx, R: io.NewSectionReader(f, 0, size)}); err != nil {
 		return fmt.Errorf("store: put %s: %w", d, err)
 	}
-	if got := g.Digest(); got != d {
-		s.metrics.verifyFailures.Inc(1)
-		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, d)
+	if err := s.checkDigest(g, d); err != nil {
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("store: publish %s: %w", d, err)
