@@ -122,7 +122,11 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 			t.ledger.Forget(p)
 		}
 		delete(t.conns, p)
+		// What p had in flight, and what only p held apart from origins, is now for the
+		// others to fetch; an idle peer would otherwise not ask until it next sends something.
+		reqs := t.refill()
 		t.mu.Unlock()
+		sendAll(reqs)
 	}()
 	if err := p.send(hello...); err != nil {
 		return err
@@ -234,11 +238,47 @@ func (p *peer) handle(m wire.Message) error {
 			p.outstanding -= pp.requested - pp.received
 			t.picker.Release(p, int(m.Index))
 		}
-		reqs := p.fill()
+		// The released piece may now go to another peer, idle or not.
+		reqs := t.refill()
 		t.mu.Unlock()
-		return p.send(reqs...)
+		return sendAll(reqs)[p]
 	}
 	return nil
+}
+
+// refill tops up every connected peer's pipeline: after a piece is released or a peer leaves,
+// peers with nothing in flight would otherwise wait for a message of their own that may never
+// come (a seeder that has sent everything sends nothing more). Called with t.mu held; the
+// requests are sent with sendAll once it is released.
+func (t *torrent) refill() map[*peer][]wire.Message {
+	if t.picker.Complete() {
+		return nil
+	}
+	var out map[*peer][]wire.Message
+	for q := range t.conns {
+		if reqs := q.fill(); len(reqs) > 0 {
+			if out == nil {
+				out = make(map[*peer][]wire.Message)
+			}
+			out[q] = reqs
+		}
+	}
+	return out
+}
+
+// sendAll sends each peer its messages and returns the errors by peer; a peer whose write
+// failed ends on its own when its read fails.
+func sendAll(msgs map[*peer][]wire.Message) map[*peer]error {
+	var errs map[*peer]error
+	for q, m := range msgs {
+		if err := q.send(m...); err != nil {
+			if errs == nil {
+				errs = make(map[*peer]error)
+			}
+			errs[q] = err
+		}
+	}
+	return errs
 }
 
 // has records that the peer holds piece i (which it did not); called with t.mu held.

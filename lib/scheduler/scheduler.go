@@ -377,8 +377,22 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.dial(dctx, t, ap); err != nil && dctx.Err() == nil {
+			for attempt := 0; ; attempt++ {
+				refused, err := s.dial(dctx, t, ap)
+				if err == nil || dctx.Err() != nil {
+					break
+				}
 				s.log.Debug("peer ended", "peer", ap, "err", err)
+				// A peer that has just announced may not have started the torrent
+				// when we knock, and closes the handshake: it is tried again a few
+				// times, backing off. A peer that does not answer is not.
+				if !refused || attempt+1 == dialAttempts || t.missing() == 0 {
+					break
+				}
+				select {
+				case <-time.After(dialRetry << attempt):
+				case <-dctx.Done():
+				}
 			}
 			t.mu.Lock()
 			t.active--
@@ -494,26 +508,36 @@ func (t *torrent) missing() int {
 	return t.picker.Missing()
 }
 
-func (s *Scheduler) dial(ctx context.Context, t *torrent, ap netip.AddrPort) error {
+// A download tries a peer that refused the handshake dialAttempts times, waiting dialRetry,
+// then twice that, and so on, in between.
+const (
+	dialAttempts = 4
+	dialRetry    = 250 * time.Millisecond
+)
+
+// dial connects to ap and runs the peer until it ends; refused reports that ap took the
+// connection but not the handshake (it may not have started the torrent yet).
+func (s *Scheduler) dial(ctx context.Context, t *torrent, ap netip.AddrPort) (refused bool, err error) {
 	if s.BannedAddr(ap) {
-		return fmt.Errorf("%w: %s", ErrBanned, ap)
+		return false, fmt.Errorf("%w: %s", ErrBanned, ap)
 	}
 	var d net.Dialer
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
 	nc, err := d.DialContext(hctx, "tcp", ap.String())
 	if err != nil {
-		return fmt.Errorf("scheduler: dial %s: %w", ap, err)
+		return false, fmt.Errorf("scheduler: dial %s: %w", ap, err)
 	}
 	nc = s.limit.Conn(ctx, nc)
 	c, err := wire.Initiate(hctx, nc, wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: t.m.InfoHash, PeerID: s.peerID}, t.params)
 	if err != nil {
 		nc.Close()
-		return fmt.Errorf("scheduler: handshake %s: %w", ap, err)
+		// A peer that let the handshake time out is not knocked on again.
+		return hctx.Err() == nil, fmt.Errorf("scheduler: handshake %s: %w", ap, err)
 	}
 	err = s.runPeer(ctx, t, c, ap.Addr().Unmap())
 	s.strike(ap, err)
-	return err
+	return false, err
 }
 
 var errTooManyConns = errors.New("scheduler: connection limit reached")

@@ -19,6 +19,7 @@ import (
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/store"
+	"github.com/docket-p2p/docket/lib/wire"
 )
 
 const testPieceLength = 64 << 10
@@ -356,4 +357,140 @@ func TestSuperSeedEgress(t *testing.T) {
 	if out > int64(float64(len(data))*2.5) {
 		t.Fatalf("super-seeder sent %.2f× the blob, want < 2.5×", float64(out)/float64(len(data)))
 	}
+}
+
+// An origin is asked only for what no other connected peer holds, so a leecher whose agent
+// peer holds everything leaves its origin idle. When that agent leaves, the origin must be
+// asked for the rest at once: nothing the idle origin sends would prompt it.
+func TestIdleOriginTakesOverFromDepartedAgent(t *testing.T) {
+	data, m := blob(t, 2<<20)
+	origin := startNode(t, Config{}, AsOrigin())
+	if err := origin.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	agentAddr, requested, leave := departingAgent(t, m)
+	leech := startNode(t, Config{ProgressTimeout: 3 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- leech.s.Download(ctx, m, []netip.AddrPort{agentAddr}, leech.store) }()
+	select {
+	case <-requested:
+	case err := <-errc:
+		t.Fatalf("download ended before asking the agent: %v", err)
+	}
+	leech.s.AddPeers(m.InfoHash, []netip.AddrPort{origin.addr})
+	// Wait until the leecher knows the origin holds every piece, and has asked it for none.
+	for {
+		leech.s.mu.Lock()
+		tr := leech.s.torrents[m.InfoHash]
+		leech.s.mu.Unlock()
+		idle := false
+		tr.mu.Lock()
+		for q := range tr.conns {
+			if q.kind == kindOrigin && q.bits.Complete() {
+				idle = q.outstanding == 0
+			}
+		}
+		tr.mu.Unlock()
+		if idle {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the leecher never saw the origin's pieces")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(leave)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, leech, m, data)
+	if got := taggedCounter(leech, "bytes_in", kindOrigin); got != m.Length {
+		t.Fatalf("%d bytes from the origin, want the whole blob (%d)", got, m.Length)
+	}
+}
+
+// departingAgent is a peer that says it is a Docket agent holding every piece, answers no
+// request, and closes its connections when leave is closed; requested receives once the first
+// request arrives.
+func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, requested <-chan struct{}, leave chan struct{}) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leave = make(chan struct{})
+	req := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		select {
+		case <-leave:
+		default:
+			close(leave)
+		}
+		wg.Wait()
+	})
+	eh, err := wire.ExtendedHandshake{V: clientVersion}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() {
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer nc.Close()
+				c, err := wire.Respond(context.Background(), nc, wire.DefaultReserved(), core.NewPeerID(), func(core.InfoHash) (wire.Params, error) {
+					return wire.ParamsFor(m), nil
+				})
+				if err != nil {
+					return
+				}
+				_ = c.W.WriteMessage(wire.Message{ID: wire.Extended, ExtendedID: wire.ExtendedHandshakeID, Payload: eh})
+				_ = c.W.WriteMessage(wire.Message{ID: wire.HaveAll})
+				_ = c.W.WriteMessage(wire.Message{ID: wire.Unchoke})
+				_ = c.W.Flush()
+				go func() {
+					for {
+						msg, err := c.R.ReadMessage()
+						if err != nil {
+							return
+						}
+						if msg.ID == wire.Request && !msg.KeepAlive {
+							select {
+							case req <- struct{}{}:
+							default:
+							}
+						}
+					}
+				}()
+				<-leave
+			})
+		}
+	})
+	return netip.MustParseAddrPort(l.Addr().String()), req, leave
+}
+
+// A peer that has announced may not have started the torrent when a leecher knocks (it closes
+// the handshake): the leecher knocks again, backing off, and gets the blob once it has.
+func TestPeerThatStartsLateIsRedialed(t *testing.T) {
+	data, m := blob(t, 512<<10)
+	late := startNode(t, Config{})
+	leech := startNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- leech.s.Download(ctx, m, []netip.AddrPort{late.addr}, leech.store) }()
+	time.Sleep(dialRetry / 2)
+	if err := late.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, leech, m, data)
 }
