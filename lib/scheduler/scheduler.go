@@ -117,8 +117,11 @@ type torrent struct {
 	closer io.Closer
 	// dial connects to a peer for a running download (nil when seeding); dialed holds every
 	// address tried, active how many connections are being dialled or run, progress when a
-	// piece last verified. peersGone receives when active drops to zero.
+	// piece last verified. peersGone receives when active drops to zero. stopDials ends the
+	// dialled connections, dials waits for them.
 	dial      func(netip.AddrPort)
+	stopDials context.CancelFunc
+	dials     sync.WaitGroup
 	dialed    map[netip.AddrPort]bool
 	active    int
 	progress  time.Time
@@ -179,7 +182,12 @@ func (s *Scheduler) removeTorrent(t *torrent) {
 	}
 	closer := t.closer
 	t.closer = nil
+	t.dial = nil
+	if t.stopDials != nil {
+		t.stopDials()
+	}
 	t.mu.Unlock()
+	t.dials.Wait()
 	if closer != nil {
 		closer.Close()
 	}
@@ -361,11 +369,11 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 		}
 	}()
 
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel() // runs before wg.Wait: ends the dials of a failed download
+	// The peers this download dials outlive ctx when it goes on seeding: they end with the
+	// torrent (removeTorrent), not with the request that started it.
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t.mu.Lock()
+	t.stopDials = cancel
 	t.progress = s.now()
 	t.dial = func(ap netip.AddrPort) {
 		// Called with t.mu held.
@@ -374,9 +382,9 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 		}
 		t.dialed[ap] = true
 		t.active++
-		wg.Add(1)
+		t.dials.Add(1)
 		go func() {
-			defer wg.Done()
+			defer t.dials.Done()
 			for attempt := 0; ; attempt++ {
 				refused, err := s.dial(dctx, t, ap)
 				if err == nil || dctx.Err() != nil {

@@ -494,3 +494,42 @@ func TestPeerThatStartsLateIsRedialed(t *testing.T) {
 	}
 	checkStored(t, leech, m, data)
 }
+
+// conns is how many peers n's torrent h is connected to.
+func conns(n *node, h core.InfoHash) int {
+	n.s.mu.Lock()
+	tr := n.s.torrents[h]
+	n.s.mu.Unlock()
+	if tr == nil {
+		return 0
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.conns)
+}
+
+// A download that goes on seeding keeps the peers it dialled, even once the context that
+// started it is done: they may still need its pieces. Unseed ends them.
+func TestSeedingKeepsDialledPeers(t *testing.T) {
+	data, m := blob(t, 512<<10)
+	seeder := startNode(t, Config{})
+	if err := seeder.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	leech := startNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := leech.s.DownloadAndSeed(ctx, m, []netip.AddrPort{seeder.addr}, leech.store); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	time.Sleep(200 * time.Millisecond) // time for a wrongly dropped connection to be seen
+	if n := conns(seeder, m.InfoHash); n != 1 {
+		t.Fatalf("the seeder has %d peers after the leecher finished, want 1", n)
+	}
+	leech.s.Unseed(m.InfoHash)
+	for deadline := time.Now().Add(10 * time.Second); conns(seeder, m.InfoHash) != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection outlived Unseed")
+		}
+	}
+}
