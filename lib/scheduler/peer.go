@@ -349,7 +349,29 @@ func (p *peer) heldElsewhere(i int) bool {
 }
 
 func (p *peer) serve(m wire.Message) error {
+	buf, kind, err := p.read(m)
+	if err != nil {
+		return err
+	}
+	if buf == nil {
+		if p.c.Fast {
+			return p.send(wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})
+		}
+		return nil
+	}
+	if err := p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf}); err != nil {
+		return err
+	}
+	p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(int64(len(buf)))
+	return nil
+}
+
+// read returns the block request m asks for, or nil when it is refused (a piece not held, or
+// held back by super-seeding); kind is the peer's kind for the byte counters.
+func (p *peer) read(m wire.Message) (buf []byte, kind string, err error) {
 	t := p.t
+	t.srcMu.RLock() // src stays open until the block is read
+	defer t.srcMu.RUnlock()
 	t.mu.Lock()
 	have := t.picker.Have(int(m.Index))
 	src, kind := t.src, p.kind
@@ -363,21 +385,14 @@ func (p *peer) serve(m wire.Message) error {
 	}
 	t.mu.Unlock()
 	if !have || m.Length > wire.BlockSize {
-		if p.c.Fast {
-			return p.send(wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})
-		}
-		return nil
+		return nil, kind, nil
 	}
-	buf := make([]byte, m.Length)
+	buf = make([]byte, m.Length)
 	off := int64(m.Index)*t.m.PieceLength + int64(m.Begin)
 	if _, err := src.ReadAt(buf, off); err != nil {
-		return fmt.Errorf("scheduler: read piece %d: %w", m.Index, err)
+		return nil, kind, fmt.Errorf("scheduler: read piece %d: %w", m.Index, err)
 	}
-	if err := p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf}); err != nil {
-		return err
-	}
-	p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(int64(len(buf)))
-	return nil
+	return buf, kind, nil
 }
 
 func (p *peer) block(m wire.Message) error {
@@ -417,22 +432,11 @@ func (p *peer) block(m wire.Message) error {
 		t.mu.Unlock()
 		return fmt.Errorf("%w: piece %d from %s: %v", ErrBadPiece, idx, p.addr, err)
 	}
-	t.mu.Lock()
-	src := t.src
-	t.mu.Unlock()
-	if w, ok := src.(interface {
-		WriteAt([]byte, int64) (int, error)
-	}); ok {
-		if _, err := w.WriteAt(pp.buf, int64(idx)*t.m.PieceLength); err != nil {
-			t.mu.Lock()
-			t.picker.Release(p, idx)
-			t.mu.Unlock()
-			return fmt.Errorf("scheduler: write piece %d: %w", idx, err)
-		}
-		// Write-out starts now, so the fsync that publishes the blob finds little to do.
-		if f, ok := w.(*os.File); ok {
-			fsutil.StartWriteback(f, int64(idx)*t.m.PieceLength, int64(len(pp.buf)))
-		}
+	if err := t.write(idx, pp.buf); err != nil {
+		t.mu.Lock()
+		t.picker.Release(p, idx)
+		t.mu.Unlock()
+		return err
 	}
 	p.s.scope.Counter("pieces_verified").Inc(1)
 
@@ -473,6 +477,31 @@ func (p *peer) block(m wire.Message) error {
 		if err := q.send(msgs...); err != nil && q == p {
 			return err
 		}
+	}
+	return nil
+}
+
+// write stores verified piece idx in the download file, unless it is already there (an
+// endgame duplicate) or the file has been sealed for commit (seal).
+func (t *torrent) write(idx int, buf []byte) error {
+	t.srcMu.RLock()
+	defer t.srcMu.RUnlock()
+	t.mu.Lock()
+	w, ok := t.src.(interface {
+		WriteAt([]byte, int64) (int, error)
+	})
+	ok = ok && t.writable && !t.picker.Have(idx)
+	t.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	off := int64(idx) * t.m.PieceLength
+	if _, err := w.WriteAt(buf, off); err != nil {
+		return fmt.Errorf("scheduler: write piece %d: %w", idx, err)
+	}
+	// Write-out starts now, so the fsync that publishes the blob finds little to do.
+	if f, ok := w.(*os.File); ok {
+		fsutil.StartWriteback(f, off, int64(len(buf)))
 	}
 	return nil
 }

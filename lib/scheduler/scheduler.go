@@ -111,8 +111,14 @@ type torrent struct {
 	m      *core.MetaInfo
 	params wire.Params
 
-	mu  sync.Mutex
-	src io.ReaderAt // guarded by mu: a finished download switches to the published blob
+	mu sync.Mutex
+	// src holds the pieces: a download's file, then the published blob. Guarded by mu for
+	// the pointer, and by srcMu, held for reading while src is read or written and for
+	// writing to swap it (seal), for its use. writable is set while pieces may be
+	// written to src. Lock srcMu before mu.
+	src      io.ReaderAt
+	srcMu    sync.RWMutex
+	writable bool
 	// closer is closed when the torrent is removed (the published blob DownloadAndSeed opened).
 	closer io.Closer
 	// dial connects to a peer for a running download (nil when seeding); dialed holds every
@@ -362,6 +368,7 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 	if err != nil {
 		return err
 	}
+	defer t.seal(nil) // before f.Close: nothing is written to a closed file
 	seeding := false
 	defer func() {
 		if !seeding {
@@ -374,6 +381,7 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t.mu.Lock()
 	t.stopDials = cancel
+	t.writable = true
 	t.progress = s.now()
 	t.dial = func(ap netip.AddrPort) {
 		// Called with t.mu held.
@@ -447,6 +455,18 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 			}
 		}
 	}
+	// Peers are served from a handle of its own while the file is committed, which may
+	// close f; renamed into the store, it is still the same file.
+	rd, err := os.Open(f.Name())
+	if err != nil {
+		return fmt.Errorf("scheduler: reopen %s: %w", f.Name(), err)
+	}
+	t.seal(rd)
+	defer func() {
+		if !seeding {
+			rd.Close()
+		}
+	}()
 	if inPlace {
 		err = fc.PutFile(ctx, f, m.Digest, m.Length)
 		published = err == nil
@@ -462,12 +482,27 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 		if err != nil {
 			return fmt.Errorf("scheduler: open %s to seed: %w", m.Digest, err)
 		}
+		t.seal(pub)
+		rd.Close()
 		t.mu.Lock()
-		t.src, t.closer, t.dial = pub, pub, nil
+		t.closer, t.dial = pub, nil
 		t.mu.Unlock()
 		seeding = true
 	}
 	return nil
+}
+
+// seal ends the writing of pieces, once the reads and writes in flight are done, and makes
+// src, unless nil, the torrent's pieces from then on.
+func (t *torrent) seal(src io.ReaderAt) {
+	t.srcMu.Lock()
+	defer t.srcMu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if src != nil {
+		t.src = src
+	}
+	t.writable = false
 }
 
 // progressCheck is how often a download looks for progress: often enough to notice a stall
