@@ -30,7 +30,8 @@ const (
 	// DefaultProgressTimeout is how long a download may go without a verified piece before
 	// it gives up (the agent then falls back to the origin over HTTP).
 	DefaultProgressTimeout = 30 * time.Second
-	// DefaultBanDuration is how long a peer that sent a bad piece is refused.
+	// DefaultBanDuration is how long a peer that sent a bad piece, stalled, or refused pieces
+	// it claimed (ErrBadPiece, ErrStalled, ErrLyingPeer) is refused.
 	DefaultBanDuration = 5 * time.Minute
 	// DefaultHandshakeTimeout bounds the handshake on a new connection.
 	DefaultHandshakeTimeout = 5 * time.Second

@@ -15,4 +15,6 @@ var (
 	ErrBadPiece = errors.New("scheduler: piece failed verification")
 	// ErrStalled marks a peer that sent no block within Config.StallTimeout.
 	ErrStalled = errors.New("scheduler: peer stalled")
+	// ErrLyingPeer marks a peer that refused pieces it claimed to hold (see maxLies).
+	ErrLyingPeer = errors.New("scheduler: peer refused pieces it claimed")
 )

@@ -88,7 +88,7 @@ type strikes struct {
 // offence reports whether err ends a connection for misbehaviour rather than for I/O or a
 // normal end.
 func offence(err error) bool {
-	for _, e := range []error{ErrBadPiece, ErrStalled, errRequestFlood,
+	for _, e := range []error{ErrBadPiece, ErrStalled, ErrLyingPeer, errRequestFlood,
 		wire.ErrMessageTooLarge, wire.ErrMalformed, wire.ErrOutOfRange, wire.ErrBlockTooLarge,
 		wire.ErrNotNegotiated, wire.ErrExtendedHandshake} {
 		if errors.Is(err, e) {

@@ -52,7 +52,20 @@ type peer struct {
 	pieces      map[int]*partial
 	outstanding int
 	choked      bool
+	// refused holds the pieces the peer refused (BEP 6 reject), each until it is asked for
+	// again; lies counts those it had claimed and refused while unchoking us.
+	refused map[int]time.Time
+	lies    int
 }
+
+// refusalBackoff is how long a peer is not asked again for a piece it refused: a super-seeding
+// origin refuses what others already hold, and asking again at once would only be refused.
+const refusalBackoff = 500 * time.Millisecond
+
+// maxLies is how many pieces a peer other than an origin may refuse while claiming them and
+// unchoking us before it is dropped and banned (ErrLyingPeer): a Docket agent only claims
+// what it serves, and a stock client only rejects what it has once it chokes.
+const maxLies = 4
 
 func (p *peer) send(msgs ...wire.Message) error {
 	if len(msgs) == 0 {
@@ -60,6 +73,12 @@ func (p *peer) send(msgs ...wire.Message) error {
 	}
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
+	// A peer that takes nothing for StallTimeout is stalled as surely as one that sends
+	// nothing: the write fails rather than hold up the goroutine sending (often another
+	// peer's reader, broadcasting a have).
+	if err := p.c.SetWriteDeadline(time.Now().Add(p.s.cfg.StallTimeout)); err != nil {
+		return err
+	}
 	for _, m := range msgs {
 		if err := p.c.W.WriteMessage(m); err != nil {
 			return err
@@ -85,7 +104,9 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	t.conns[p] = struct{}{}
 	var hello []wire.Message
 	if c.ExtensionProtocol {
-		eh, err := wire.ExtendedHandshake{V: clientVersion, Origin: s.origin, Reqq: maxRequestQueue}.Marshal()
+		// A super-seeding host says it is an origin, whatever it is: it refuses pieces
+		// others hold, so its peers must ask it last and not take refusals for lies.
+		eh, err := wire.ExtendedHandshake{V: clientVersion, Origin: s.origin || t.ledger != nil, Reqq: maxRequestQueue}.Marshal()
 		if err == nil {
 			hello = append(hello, wire.Message{ID: wire.Extended, ExtendedID: wire.ExtendedHandshakeID, Payload: eh})
 		}
@@ -134,7 +155,7 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	stopUploads := p.startUploads()
 	err := p.loop()
 	stopUploads()
-	if errors.Is(err, ErrBadPiece) {
+	if errors.Is(err, ErrBadPiece) || errors.Is(err, ErrStalled) || errors.Is(err, ErrLyingPeer) {
 		s.ban(c.Remote.PeerID)
 	}
 	return err
@@ -232,16 +253,28 @@ func (p *peer) handle(m wire.Message) error {
 		return p.block(m)
 	case wire.RejectRequest:
 		t.mu.Lock()
-		j := int(m.Begin / wire.BlockSize)
-		if pp := p.pieces[int(m.Index)]; pp != nil && j < pp.requested && !pp.got[j] {
-			delete(p.pieces, int(m.Index))
+		i, j := int(m.Index), int(m.Begin/wire.BlockSize)
+		if pp := p.pieces[i]; pp != nil && j < pp.requested && !pp.got[j] {
+			delete(p.pieces, i)
 			p.outstanding -= pp.requested - pp.received
-			t.picker.Release(p, int(m.Index))
+			t.picker.Release(p, i)
+			if p.refused == nil {
+				p.refused = make(map[int]time.Time)
+			}
+			p.refused[i] = p.s.now().Add(refusalBackoff)
+			if p.kind != kindOrigin && !p.choked && p.bits.Has(i) {
+				p.lies++
+			}
 		}
+		lying := p.lies >= maxLies
 		// The released piece may now go to another peer, idle or not.
 		reqs := t.refill()
 		t.mu.Unlock()
-		return sendAll(reqs)[p]
+		err := sendAll(reqs)[p]
+		if lying {
+			return fmt.Errorf("%w: %s refused %d pieces it claimed", ErrLyingPeer, p.addr, p.lies)
+		}
+		return err
 	}
 	return nil
 }
@@ -267,11 +300,12 @@ func (t *torrent) refill() map[*peer][]wire.Message {
 }
 
 // sendAll sends each peer its messages and returns the errors by peer; a peer whose write
-// failed ends on its own when its read fails.
+// failed is closed, so its reader ends too.
 func sendAll(msgs map[*peer][]wire.Message) map[*peer]error {
 	var errs map[*peer]error
 	for q, m := range msgs {
 		if err := q.send(m...); err != nil {
+			q.c.Close()
 			if errs == nil {
 				errs = make(map[*peer]error)
 			}
@@ -298,6 +332,7 @@ func (p *peer) fill() []wire.Message {
 		return nil
 	}
 	var reqs []wire.Message
+	bits := p.askable()
 	depth := p.s.cfg.PipelineDepth
 	if p.kind == kindAgent {
 		depth = p.s.cfg.AgentPipelineDepth
@@ -318,7 +353,7 @@ func (p *peer) fill() []wire.Message {
 				// copy (endgame aside, where any holder will do).
 				only = func(i int) bool { return t.picker.Availability(i) == t.originAvail[i] }
 			}
-			picked := t.picker.PickOnly(p, p.bits, piecesPerPick, only)
+			picked := t.picker.PickOnly(p, bits, piecesPerPick, only)
 			if len(picked) == 0 {
 				break
 			}
@@ -335,6 +370,24 @@ func (p *peer) fill() []wire.Message {
 		p.outstanding++
 	}
 	return reqs
+}
+
+// askable is the pieces p may be asked for: those it holds, less those it refused lately.
+// Called with t.mu held.
+func (p *peer) askable() *wire.Bits {
+	if len(p.refused) == 0 {
+		return p.bits
+	}
+	now := p.s.now()
+	bits := p.bits.Clone()
+	for i, until := range p.refused {
+		if now.After(until) {
+			delete(p.refused, i)
+		} else {
+			bits.Clear(i)
+		}
+	}
+	return bits
 }
 
 // heldElsewhere reports whether a peer connected to this torrent other than p announced
@@ -474,8 +527,11 @@ func (p *peer) block(m wire.Message) error {
 		if q == p {
 			msgs = append(msgs, reqs...)
 		}
-		if err := q.send(msgs...); err != nil && q == p {
-			return err
+		if err := q.send(msgs...); err != nil {
+			if q == p {
+				return err
+			}
+			q.c.Close()
 		}
 	}
 	return nil

@@ -431,10 +431,19 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 
 	tick := time.NewTicker(progressCheck(s.cfg.ProgressTimeout))
 	defer tick.Stop()
+	// Pieces a peer refused become askable again after refusalBackoff, which no message
+	// announces: the pipelines are topped up on a timer too.
+	refillTick := time.NewTicker(refusalBackoff)
+	defer refillTick.Stop()
 	for done := false; !done; {
 		select {
 		case <-t.done:
 			done = true
+		case <-refillTick.C:
+			t.mu.Lock()
+			reqs := t.refill()
+			t.mu.Unlock()
+			sendAll(reqs)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.peersGone:

@@ -202,9 +202,10 @@ func TestBanExpiresWithInjectedClock(t *testing.T) {
 	}
 }
 
-// A peer that advertises every piece and then never answers requests.
+// A peer that advertises every piece and then never answers requests is dropped and banned
+// once StallTimeout passes; the other seeder, slower than that, serves the blob.
 func TestStalledPeerIsDropped(t *testing.T) {
-	data, m := blob(t, 512*1024)
+	data, m := blob(t, 4<<20)
 	staller := startNode(t, Config{})
 	// The staller seeds a reader that blocks forever: its requests stall.
 	block := make(chan struct{})
@@ -213,16 +214,19 @@ func TestStalledPeerIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := startNode(t, Config{})
-	if err := good.s.Seed(m, bytes.NewReader(data)); err != nil {
+	if err := good.s.Seed(m, slowReader{bytes.NewReader(data)}); err != nil {
 		t.Fatal(err)
 	}
-	leech := startNode(t, Config{StallTimeout: 300 * time.Millisecond})
+	leech := startNode(t, Config{StallTimeout: 100 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := leech.s.Download(ctx, m, []netip.AddrPort{staller.addr, good.addr}, leech.store); err != nil {
 		t.Fatal(err)
 	}
 	checkStored(t, leech, m, data)
+	if !leech.s.Banned(staller.s.PeerID()) {
+		t.Fatal("the stalling peer is not banned")
+	}
 }
 
 type blockingReader struct{ c chan struct{} }
@@ -411,31 +415,23 @@ func TestIdleOriginTakesOverFromDepartedAgent(t *testing.T) {
 	}
 }
 
-// departingAgent is a peer that says it is a Docket agent holding every piece, answers no
-// request, and closes its connections when leave is closed; requested receives once the first
-// request arrives.
-func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, requested <-chan struct{}, leave chan struct{}) {
+// fakeAgent listens as a peer that says it is a Docket agent holding every piece (BEP 10
+// handshake, have-all, unchoke) and hands each connection to serve. It returns its address
+// and peer id; its connections end at cleanup.
+func fakeAgent(t *testing.T, m *core.MetaInfo, serve func(c *wire.Conn)) (netip.AddrPort, core.PeerID) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leave = make(chan struct{})
-	req := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		select {
-		case <-leave:
-		default:
-			close(leave)
-		}
-		wg.Wait()
-	})
+	t.Cleanup(func() { cancel(); l.Close(); wg.Wait() })
 	eh, err := wire.ExtendedHandshake{V: clientVersion}.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := core.NewPeerID()
 	wg.Go(func() {
 		for {
 			nc, err := l.Accept()
@@ -444,7 +440,9 @@ func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, reques
 			}
 			wg.Go(func() {
 				defer nc.Close()
-				c, err := wire.Respond(context.Background(), nc, wire.DefaultReserved(), core.NewPeerID(), func(core.InfoHash) (wire.Params, error) {
+				stop := wire.BindContext(ctx, nc)
+				defer stop()
+				c, err := wire.Respond(ctx, nc, wire.DefaultReserved(), id, func(core.InfoHash) (wire.Params, error) {
 					return wire.ParamsFor(m), nil
 				})
 				if err != nil {
@@ -453,26 +451,81 @@ func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, reques
 				_ = c.W.WriteMessage(wire.Message{ID: wire.Extended, ExtendedID: wire.ExtendedHandshakeID, Payload: eh})
 				_ = c.W.WriteMessage(wire.Message{ID: wire.HaveAll})
 				_ = c.W.WriteMessage(wire.Message{ID: wire.Unchoke})
-				_ = c.W.Flush()
-				go func() {
-					for {
-						msg, err := c.R.ReadMessage()
-						if err != nil {
-							return
-						}
-						if msg.ID == wire.Request && !msg.KeepAlive {
-							select {
-							case req <- struct{}{}:
-							default:
-							}
-						}
-					}
-				}()
-				<-leave
+				if c.W.Flush() == nil {
+					serve(c)
+				}
 			})
 		}
 	})
-	return netip.MustParseAddrPort(l.Addr().String()), req, leave
+	return netip.MustParseAddrPort(l.Addr().String()), id
+}
+
+// departingAgent is a fakeAgent that answers no request and closes its connections when
+// leave is closed; requested receives once the first request arrives.
+func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, requested <-chan struct{}, leave chan struct{}) {
+	t.Helper()
+	leave = make(chan struct{})
+	req := make(chan struct{}, 1)
+	t.Cleanup(func() {
+		select {
+		case <-leave:
+		default:
+			close(leave)
+		}
+	})
+	addr, _ = fakeAgent(t, m, func(c *wire.Conn) {
+		go func() {
+			for {
+				msg, err := c.R.ReadMessage()
+				if err != nil {
+					return
+				}
+				if msg.ID == wire.Request && !msg.KeepAlive {
+					select {
+					case req <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+		<-leave
+	})
+	return addr, req, leave
+}
+
+// A peer that claims every piece and refuses every request (BEP 6 reject) is dropped and
+// banned after maxLies refusals; the other seeder serves the blob.
+func TestLyingPeerIsBanned(t *testing.T) {
+	data, m := blob(t, 1<<20)
+	liar, liarID := fakeAgent(t, m, func(c *wire.Conn) {
+		for {
+			msg, err := c.R.ReadMessage()
+			if err != nil {
+				return
+			}
+			if msg.ID == wire.Request && !msg.KeepAlive {
+				_ = c.W.WriteMessage(wire.Message{ID: wire.RejectRequest, Index: msg.Index, Begin: msg.Begin, Length: msg.Length})
+				_ = c.W.Flush()
+			}
+		}
+	})
+	good := startNode(t, Config{})
+	if err := good.s.Seed(m, slowReader{bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	leech := startNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := leech.s.Download(ctx, m, []netip.AddrPort{liar, good.addr}, leech.store); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, leech, m, data)
+	if !leech.s.Banned(liarID) {
+		t.Fatal("the lying peer is not banned")
+	}
+	if got := counter(leech, "peers_banned"); got != 1 {
+		t.Fatalf("peers_banned = %d, want 1", got)
+	}
 }
 
 // A peer that has announced may not have started the torrent when a leecher knocks (it closes
