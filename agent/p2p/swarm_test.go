@@ -18,9 +18,11 @@ import (
 
 	"github.com/docket-p2p/docket/agent"
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/internal/bttest"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/scheduler"
 	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
+	"github.com/docket-p2p/docket/lib/wire"
 	"github.com/docket-p2p/docket/origin"
 	"github.com/docket-p2p/docket/origin/client"
 	"github.com/docket-p2p/docket/tracker"
@@ -91,6 +93,7 @@ type swarmOptions struct {
 	agentIngress    int64
 	rate            int64  // every host's peer traffic each way, bytes/s (0: unlimited)
 	tracker         string // another tracker's host:port (opentracker) instead of Docket's
+	stallTimeout    time.Duration
 }
 
 func startSwarm(t *testing.T, o swarmOptions) *swarm {
@@ -131,7 +134,7 @@ func startSwarm(t *testing.T, o swarmOptions) *swarm {
 		a, err := agent.New(agent.Config{Listen: al.Addr().String(), DataDir: t.TempDir(),
 			Origins: []string{s.originAddr}, Replicas: 1, BuildIndex: closedAddr(t),
 			PeerListen: "127.0.0.1:0", Tracker: s.trackerAddr, SeedTime: time.Minute,
-			Scheduler: scheduler.Config{ProgressTimeout: 5 * time.Second, Bandwidth: bandwidth.Config{IngressBytesPerSec: max(o.agentIngress, o.rate), EgressBytesPerSec: o.rate}},
+			Scheduler: scheduler.Config{ProgressTimeout: 5 * time.Second, StallTimeout: o.stallTimeout, Bandwidth: bandwidth.Config{IngressBytesPerSec: max(o.agentIngress, o.rate), EgressBytesPerSec: o.rate}},
 		}, discard, areg)
 		if err != nil {
 			t.Fatal(err)
@@ -314,5 +317,48 @@ func TestSwarmOriginsOffline(t *testing.T) {
 	}
 	if got := counter(s.agents[2].scope, "p2p.bytes_in", "origin"); got != 0 {
 		t.Fatalf("agent 2 got %d bytes from the stopped origin", got)
+	}
+}
+
+// Three bad peers join the swarm through the tracker, each claiming the whole blob: one sends
+// corrupt blocks, one refuses what it claims, one never answers. The agents detect and ban
+// each of them (peers_banned by reason) and still get the blob byte for byte over the peer
+// protocol, without falling back to HTTP.
+func TestSwarmBadPeers(t *testing.T) {
+	const agents, size = 3, 8 << 20
+	s := startSwarm(t, swarmOptions{agents: agents, originAnnounces: true, stallTimeout: time.Second})
+	data, d := s.push(t, size)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := trackerclient.New(s.trackerAddr, nil).MetaInfo(ctx, repo, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := trackerclient.New(s.trackerAddr, nil)
+	for _, serve := range []func(*wire.Conn){bttest.Corrupt, bttest.Lie, bttest.Stall} {
+		addr, id := bttest.FakeAgent(t, m, serve)
+		if _, err := tc.Announce(ctx, trackerclient.AnnounceRequest{InfoHash: m.InfoHash, PeerID: id, Port: addr.Port(), Event: "started"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.pullAll(t, d, data, 0, 1, 2)
+	bans := make(map[string]int64)
+	var fallbacks int64
+	for _, a := range s.agents {
+		fallbacks += counter(a.scope, "http_fallbacks", "")
+		for _, c := range a.scope.Snapshot().Counters() {
+			if strings.HasSuffix(c.Name(), "peers_banned") {
+				bans[c.Tags()["reason"]] += c.Value()
+			}
+		}
+	}
+	t.Logf("bans by reason over %d agents: %v", agents, bans)
+	if fallbacks != 0 {
+		t.Fatalf("%d pulls fell back to HTTP", fallbacks)
+	}
+	for _, reason := range []string{"bad_piece", "lying", "stalled"} {
+		if bans[reason] == 0 {
+			t.Errorf("no agent banned a peer for %s", reason)
+		}
 	}
 }

@@ -155,8 +155,10 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	stopUploads := p.startUploads()
 	err := p.loop()
 	stopUploads()
-	if errors.Is(err, ErrBadPiece) || errors.Is(err, ErrStalled) || errors.Is(err, ErrLyingPeer) {
-		s.ban(c.Remote.PeerID)
+	for reason, e := range banReasons {
+		if errors.Is(err, e) {
+			s.ban(c.Remote.PeerID, reason)
+		}
 	}
 	return err
 }

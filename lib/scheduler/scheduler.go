@@ -237,11 +237,16 @@ func (s *Scheduler) banned(a core.PeerID) bool {
 	return activeBan(s.bans, a, s.now())
 }
 
-func (s *Scheduler) ban(a core.PeerID) {
+// banReasons are the errors that ban a peer's id for BanDuration, by the "reason" tag of the
+// peers_banned counter.
+var banReasons = map[string]error{"bad_piece": ErrBadPiece, "stalled": ErrStalled, "lying": ErrLyingPeer}
+
+func (s *Scheduler) ban(a core.PeerID, reason string) {
 	s.mu.Lock()
 	s.bans[a] = s.now().Add(s.cfg.BanDuration)
 	s.mu.Unlock()
-	s.scope.Counter("peers_banned").Inc(1)
+	s.scope.Tagged(map[string]string{"reason": reason}).Counter("peers_banned").Inc(1)
+	s.log.Info("peer banned", "peer_id", a, "reason", reason, "for", s.cfg.BanDuration)
 }
 
 // Banned reports whether a peer id is currently banned. Addresses are banned

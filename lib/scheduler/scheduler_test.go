@@ -16,6 +16,7 @@ import (
 	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/internal/bttest"
 	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/store"
@@ -192,7 +193,7 @@ func TestBanExpiresWithInjectedClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := core.NewPeerID()
-	s.ban(a)
+	s.ban(a, "bad_piece")
 	if !s.Banned(a) {
 		t.Fatal("not banned right after ban")
 	}
@@ -415,52 +416,7 @@ func TestIdleOriginTakesOverFromDepartedAgent(t *testing.T) {
 	}
 }
 
-// fakeAgent listens as a peer that says it is a Docket agent holding every piece (BEP 10
-// handshake, have-all, unchoke) and hands each connection to serve. It returns its address
-// and peer id; its connections end at cleanup.
-func fakeAgent(t *testing.T, m *core.MetaInfo, serve func(c *wire.Conn)) (netip.AddrPort, core.PeerID) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); l.Close(); wg.Wait() })
-	eh, err := wire.ExtendedHandshake{V: clientVersion}.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := core.NewPeerID()
-	wg.Go(func() {
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer nc.Close()
-				stop := wire.BindContext(ctx, nc)
-				defer stop()
-				c, err := wire.Respond(ctx, nc, wire.DefaultReserved(), id, func(core.InfoHash) (wire.Params, error) {
-					return wire.ParamsFor(m), nil
-				})
-				if err != nil {
-					return
-				}
-				_ = c.W.WriteMessage(wire.Message{ID: wire.Extended, ExtendedID: wire.ExtendedHandshakeID, Payload: eh})
-				_ = c.W.WriteMessage(wire.Message{ID: wire.HaveAll})
-				_ = c.W.WriteMessage(wire.Message{ID: wire.Unchoke})
-				if c.W.Flush() == nil {
-					serve(c)
-				}
-			})
-		}
-	})
-	return netip.MustParseAddrPort(l.Addr().String()), id
-}
-
-// departingAgent is a fakeAgent that answers no request and closes its connections when
+// departingAgent is a bttest.FakeAgent that answers no request and closes its connections when
 // leave is closed; requested receives once the first request arrives.
 func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, requested <-chan struct{}, leave chan struct{}) {
 	t.Helper()
@@ -473,7 +429,7 @@ func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, reques
 			close(leave)
 		}
 	})
-	addr, _ = fakeAgent(t, m, func(c *wire.Conn) {
+	addr, _ = bttest.FakeAgent(t, m, func(c *wire.Conn) {
 		go func() {
 			for {
 				msg, err := c.R.ReadMessage()
@@ -497,18 +453,7 @@ func departingAgent(t *testing.T, m *core.MetaInfo) (addr netip.AddrPort, reques
 // banned after maxLies refusals; the other seeder serves the blob.
 func TestLyingPeerIsBanned(t *testing.T) {
 	data, m := blob(t, 1<<20)
-	liar, liarID := fakeAgent(t, m, func(c *wire.Conn) {
-		for {
-			msg, err := c.R.ReadMessage()
-			if err != nil {
-				return
-			}
-			if msg.ID == wire.Request && !msg.KeepAlive {
-				_ = c.W.WriteMessage(wire.Message{ID: wire.RejectRequest, Index: msg.Index, Begin: msg.Begin, Length: msg.Length})
-				_ = c.W.Flush()
-			}
-		}
-	})
+	liar, liarID := bttest.FakeAgent(t, m, bttest.Lie)
 	good := startNode(t, Config{})
 	if err := good.s.Seed(m, slowReader{bytes.NewReader(data)}); err != nil {
 		t.Fatal(err)
