@@ -285,12 +285,18 @@ func (p *peer) handle(m wire.Message) error {
 // peers with nothing in flight would otherwise wait for a message of their own that may never
 // come (a seeder that has sent everything sends nothing more). Called with t.mu held; the
 // requests are sent with sendAll once it is released.
-func (t *torrent) refill() map[*peer][]wire.Message {
+func (t *torrent) refill() map[*peer][]wire.Message { return t.refillExcept("") }
+
+// refillExcept is refill that leaves out peers of the given kind.
+func (t *torrent) refillExcept(kind string) map[*peer][]wire.Message {
 	if t.picker.Complete() {
 		return nil
 	}
 	var out map[*peer][]wire.Message
 	for q := range t.conns {
+		if q.kind == kind {
+			continue
+		}
 		if reqs := q.fill(); len(reqs) > 0 {
 			if out == nil {
 				out = make(map[*peer][]wire.Message)

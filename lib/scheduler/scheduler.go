@@ -446,7 +446,14 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 			done = true
 		case <-refillTick.C:
 			t.mu.Lock()
-			reqs := t.refill()
+			var reqs map[*peer][]wire.Message
+			if t.picker.Endgame() {
+				// Not an origin in endgame: what is left is in flight with peers already,
+				// and a duplicate from the origin is one more copy of its egress.
+				reqs = t.refillExcept(kindOrigin)
+			} else {
+				reqs = t.refill()
+			}
 			t.mu.Unlock()
 			sendAll(reqs)
 		case <-ctx.Done():
