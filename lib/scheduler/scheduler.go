@@ -122,10 +122,12 @@ type torrent struct {
 	// closer is closed when the torrent is removed (the published blob DownloadAndSeed opened).
 	closer io.Closer
 	// dial connects to a peer for a running download (nil when seeding); dialed holds every
-	// address tried, active how many connections are being dialled or run, progress when a
-	// piece last verified. peersGone receives when active drops to zero. stopDials ends the
-	// dialled connections, dials waits for them.
+	// address tried or queued, pending those waiting for a dial slot, active how many
+	// connections are being dialled or run, progress when a piece last verified. peersGone
+	// receives when active drops to zero. stopDials ends the dialled connections, dials
+	// waits for them.
 	dial      func(netip.AddrPort)
+	pending   []netip.AddrPort
 	stopDials context.CancelFunc
 	dials     sync.WaitGroup
 	dialed    map[netip.AddrPort]bool
@@ -388,12 +390,13 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 	t.stopDials = cancel
 	t.writable = true
 	t.progress = s.now()
-	t.dial = func(ap netip.AddrPort) {
+	// At most maxDials connections are dialled at once; other addresses wait in t.pending.
+	// The rest of MaxConnsPerTorrent is left to peers that dial in: if every host filled
+	// its slots with its own dials, a host that joins late would find every peer full.
+	maxDials := max(1, s.cfg.MaxConnsPerTorrent/2)
+	var dialNow func(ap netip.AddrPort)
+	dialNow = func(ap netip.AddrPort) {
 		// Called with t.mu held.
-		if t.dialed[ap] || dctx.Err() != nil {
-			return
-		}
-		t.dialed[ap] = true
 		t.active++
 		t.dials.Add(1)
 		go func() {
@@ -417,6 +420,11 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 			}
 			t.mu.Lock()
 			t.active--
+			if len(t.pending) > 0 && t.dial != nil && dctx.Err() == nil && !t.picker.Complete() {
+				next := t.pending[0]
+				t.pending = t.pending[1:]
+				dialNow(next)
+			}
 			if t.active == 0 {
 				select {
 				case t.peersGone <- struct{}{}:
@@ -425,6 +433,18 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 			}
 			t.mu.Unlock()
 		}()
+	}
+	t.dial = func(ap netip.AddrPort) {
+		// Called with t.mu held.
+		if t.dialed[ap] || dctx.Err() != nil {
+			return
+		}
+		t.dialed[ap] = true
+		if t.active >= maxDials {
+			t.pending = append(t.pending, ap)
+			return
+		}
+		dialNow(ap)
 	}
 	for _, ap := range peers {
 		t.dial(ap)
