@@ -520,29 +520,17 @@ func (p *peer) block(m wire.Message) error {
 			delete(q.pieces, idx)
 		}
 	}
-	conns := make([]*peer, 0, len(t.conns))
+	msgs := make(map[*peer][]wire.Message, len(t.conns))
 	for q := range t.conns {
-		conns = append(conns, q)
+		msgs[q] = append(cancels[q], wire.Message{ID: wire.Have, Index: uint32(idx)})
 	}
+	msgs[p] = append(msgs[p], p.fill()...)
 	complete := t.picker.Complete()
-	reqs := p.fill()
 	t.mu.Unlock()
 	if complete {
 		t.closeDone()
 	}
-	for _, q := range conns {
-		msgs := append(cancels[q], wire.Message{ID: wire.Have, Index: uint32(idx)})
-		if q == p {
-			msgs = append(msgs, reqs...)
-		}
-		if err := q.send(msgs...); err != nil {
-			if q == p {
-				return err
-			}
-			q.c.Close()
-		}
-	}
-	return nil
+	return sendAll(msgs)[p]
 }
 
 // write stores verified piece idx in the download file, unless it is already there (an
