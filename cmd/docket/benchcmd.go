@@ -65,6 +65,8 @@ func benchSwarm(ctx context.Context, e *env) error {
 	fs.Int64Var(&o.Rate, "rate", 8<<20, "`bytes` per second each way for every host, the origin too")
 	fs.StringVar(&o.Shaper, "shaper", "tc", "how the rate is enforced: tc (kernel, a network namespace per host; needs root) or app")
 	fs.BoolVar(&o.Baseline, "baseline", false, "also measure every agent pulling from the origin directly")
+	fs.StringVar(&o.Backend, "backend", "fs", "where the blob is: fs (on the origin's disk) or s3 (only in a bucket, cold origin; a warm blob is measured too)")
+	fs.StringVar(&o.VersitygwBin, "versitygw-bin", "", "S3 server for --backend s3 (default: versitygw from PATH or $(go env GOPATH)/bin)")
 	fs.StringVar(&o.DocketBin, "docket-bin", "", "docket binary every host runs (default: this executable)")
 	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch `dir` (default: a temporary directory, removed afterwards)")
 	if err := e.parse(fs); err != nil {

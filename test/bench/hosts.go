@@ -15,12 +15,15 @@ import (
 type swarmHosts struct {
 	originAddr, trackerAddr, indexAddr string // as the others dial them
 	originNS, originListen, originPeer string
-	scheduler                          string // YAML appended to the origin's and agents' configs
-	agentNS                            func(i int) string
-	agentListen, agentPeer             func(i int) string
-	agentAddr                          func(i int) string // for the readiness check
-	agentLocal                         func(i int) string // for the fetcher beside the agent
-	originEgress                       func() (int64, error)
+	// The bucket of --backend s3 runs in the origin's namespace: it listens on bucketListen,
+	// the origin reaches it at bucketAddr and the benchmark checks it at bucketReady.
+	bucketListen, bucketAddr, bucketReady string
+	scheduler                             string // YAML appended to the origin's and agents' configs
+	agentNS                               func(i int) string
+	agentListen, agentPeer                func(i int) string
+	agentAddr                             func(i int) string // for the readiness check
+	agentLocal                            func(i int) string // for the fetcher beside the agent
+	originEgress                          func() (int64, error)
 	// reassign gives agent i other ports after its start failed because one was taken
 	// (nil where ports are fixed: every tc host has its own address).
 	reassign func(i int) error
@@ -59,6 +62,9 @@ func tcHosts(o SwarmOptions) (*swarmHosts, error) {
 		originNS:     net.ns("o"),
 		originListen: fmt.Sprintf(":%d", swarmOriginPort),
 		originPeer:   fmt.Sprintf(":%d", swarmOriginPeerPort),
+		bucketListen: fmt.Sprintf(":%d", swarmBucketPort),
+		bucketAddr:   hostPort(swarmBucketPort),
+		bucketReady:  fmt.Sprintf("%s:%d", net.addr(2), swarmBucketPort),
 		agentNS:      func(i int) string { return net.ns(strconv.Itoa(i)) },
 		agentListen:  func(int) string { return fmt.Sprintf(":%d", swarmAgentPort) },
 		agentPeer:    func(int) string { return fmt.Sprintf(":%d", swarmAgentPeerPort) },
@@ -84,6 +90,9 @@ func appHosts(o SwarmOptions) (*swarmHosts, error) {
 		indexAddr:    hostPort(ports[2]),
 		originListen: hostPort(ports[0]),
 		originPeer:   hostPort(ports[3]),
+		bucketListen: hostPort(ports[4]),
+		bucketAddr:   hostPort(ports[4]),
+		bucketReady:  hostPort(ports[4]),
 		scheduler: fmt.Sprintf("scheduler:\n  bandwidth: {ingress_bytes_per_sec: %d, egress_bytes_per_sec: %d}\n",
 			o.Rate, o.Rate),
 		agentNS:     func(int) string { return "" },
@@ -101,6 +110,7 @@ func appHosts(o SwarmOptions) (*swarmHosts, error) {
 	}
 	h.agentAddr, h.agentLocal = h.agentListen, h.agentListen
 	h.originEgress = func() (int64, error) {
+		time.Sleep(metricsFlush) // the last bytes sent are in the metric once it has reported
 		return scrapeSum("http://"+h.originAddr+"/metrics", "docket_origin_p2p_bytes_out")
 	}
 	return h, nil

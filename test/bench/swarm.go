@@ -28,11 +28,16 @@ type SwarmOptions struct {
 	// Shaper enforces Rate: "tc" puts each host in its own network namespace, shaped by the
 	// kernel (needs root); "app" runs every host on 127.0.0.1 with Docket's own token buckets
 	// (the scheduler's bandwidth limits on the origin and every agent).
-	Shaper    string
-	Baseline  bool      // also measure every agent pulling from the origin directly
-	DocketBin string    // the docket binary (default: this executable)
-	WorkDir   string    // scratch space (default: a temp dir, removed afterwards)
-	Out       io.Writer // table and summary line
+	Shaper   string
+	Baseline bool // also measure every agent pulling from the origin directly
+	// Backend is where the origin's blobs live: "fs" (default; the blob is already on the
+	// origin's disk) or "s3" (the blob is only in a bucket and the origin starts empty; a blob
+	// on the origin's disk is measured in the same run, as the warm figures to compare with).
+	Backend      string
+	VersitygwBin string    // the S3 server for --backend s3 (default: versitygw from PATH or GOPATH/bin)
+	DocketBin    string    // the docket binary (default: this executable)
+	WorkDir      string    // scratch space (default: a temp dir, removed afterwards)
+	Out          io.Writer // table and summary line
 }
 
 // Ports of the components inside the benchmark network.
@@ -42,6 +47,7 @@ const (
 	swarmBuildIndexPort = 15004
 	swarmAgentPort      = 16000
 	swarmOriginPeerPort = 15005
+	swarmBucketPort     = 15006
 	swarmAgentPeerPort  = 16100
 	// swarmStartDelay is how far ahead of now every fetcher is told to start, so that all
 	// processes are running and waiting when the swarm is released.
@@ -67,6 +73,12 @@ func (o *SwarmOptions) applyDefaults() error {
 	if o.Shaper != "tc" && o.Shaper != "app" {
 		return fmt.Errorf("--shaper %q: want tc or app", o.Shaper)
 	}
+	if o.Backend == "" {
+		o.Backend = "fs"
+	}
+	if o.Backend != "fs" && o.Backend != "s3" {
+		return fmt.Errorf("--backend %q: want fs or s3", o.Backend)
+	}
 	if o.Shaper == "app" && o.Baseline {
 		return fmt.Errorf("--baseline needs --shaper tc: the token buckets shape the peer protocol, not the origin's HTTP")
 	}
@@ -84,9 +96,11 @@ func (o *SwarmOptions) applyDefaults() error {
 }
 
 // SwarmResult holds completion times as multiples of the ideal Size/Rate and the origin's
-// egress as a multiple of Size.
+// egress as a multiple of Size. With the s3 backend they are the cold origin's, and Warm holds
+// the same figures for a blob already on the origin's disk.
 type SwarmResult struct {
 	P50, P99, Max, OriginEgress, BaselineMax float64
+	Warm                                     *SwarmResult
 }
 
 // RunSwarm starts an origin and N agents, each in its own shaped network namespace, and a
@@ -110,15 +124,37 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	}
 	defer h.close()
 
-	// The blobs exist only on the origin, written into its store before it starts.
+	// The blobs exist only on the origin, written into its store before it starts, or (s3)
+	// only in the bucket, the origin starting empty.
 	originDir := filepath.Join(work, "origin")
-	blob, err := seedBlob(ctx, originDir, o.Size)
+	var bucket *swarmBucket
+	if o.Backend == "s3" {
+		if bucket, err = newSwarmBucket(o.VersitygwBin, work); err != nil {
+			return SwarmResult{}, err
+		}
+	}
+	// place makes a blob of o.Size random bytes and puts it in the bucket (cold) or on the
+	// origin's disk.
+	place := func(cold bool) (core.Digest, error) {
+		data, d := randomBlob(o.Size)
+		if cold {
+			return d, bucket.put(ctx, work, d, data)
+		}
+		return d, putStore(ctx, originDir, d, data)
+	}
+	cold := bucket != nil
+	blob, err := place(cold)
 	if err != nil {
 		return SwarmResult{}, err
 	}
-	var baselineBlob core.Digest
+	var warmBlob, baselineBlob core.Digest
+	if cold {
+		if warmBlob, err = place(false); err != nil {
+			return SwarmResult{}, err
+		}
+	}
 	if o.Baseline {
-		if baselineBlob, err = seedBlob(ctx, originDir, o.Size); err != nil {
+		if baselineBlob, err = place(cold); err != nil {
 			return SwarmResult{}, err
 		}
 	}
@@ -130,16 +166,11 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 			p.stop()
 		}
 	}()
-	// start runs `docket COMPONENT --config` (inside namespace ns unless it is "") and waits
-	// until readyURL answers.
-	start := func(component, name, ns, readyURL, config string) error {
-		cfg := filepath.Join(work, name+".yaml")
-		if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
-			return err
-		}
-		bin, args := o.DocketBin, []string{component, "--config", cfg}
+	// startIn runs bin with args (inside namespace ns unless it is "") and waits until
+	// readyURL answers.
+	startIn := func(name, ns, readyURL, bin string, args ...string) error {
 		if ns != "" {
-			bin, args = "ip", append([]string{"netns", "exec", ns, o.DocketBin}, args...)
+			bin, args = "ip", append([]string{"netns", "exec", ns, bin}, args...)
 		}
 		p, err := startProcess(ctx, filepath.Join(work, name+".log"), readyURL, bin, args...)
 		if err != nil {
@@ -147,6 +178,14 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		}
 		procs = append(procs, p)
 		return nil
+	}
+	// start runs `docket COMPONENT --config` with the given configuration.
+	start := func(component, name, ns, readyURL, config string) error {
+		cfg := filepath.Join(work, name+".yaml")
+		if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+			return err
+		}
+		return startIn(name, ns, readyURL, o.DocketBin, component, "--config", cfg)
 	}
 	if err := start("tracker", "tracker", "", "http://"+trackerAddr+"/health", fmt.Sprintf(
 		"listen: %q\norigins: [%q]\nreplicas: 1\n", trackerAddr, originAddr)); err != nil {
@@ -156,9 +195,16 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		"listen: %q\nbackend:\n  type: fs\n  root: %q\n", indexAddr, filepath.Join(work, "build-index"))); err != nil {
 		return SwarmResult{}, err
 	}
+	originBackend := fmt.Sprintf("backend:\n  type: fs\n  root: %q\n", filepath.Join(work, "backend"))
+	if cold {
+		if err := startIn("bucket", h.originNS, "http://"+h.bucketReady+"/health", bucket.bin, bucket.args(h.bucketListen)...); err != nil {
+			return SwarmResult{}, err
+		}
+		originBackend = bucket.backendConfig(h.bucketAddr)
+	}
 	if err := start("origin", "origin", h.originNS, "http://"+originAddr+"/health", fmt.Sprintf(
-		"listen: %q\nself: %q\ncluster: [%q]\nreplicas: 1\ndata_dir: %q\nbackend:\n  type: fs\n  root: %q\npeer_listen: %q\ntracker: %q\n%s",
-		h.originListen, originAddr, originAddr, originDir, filepath.Join(work, "backend"), h.originPeer, trackerAddr, h.scheduler)); err != nil {
+		"listen: %q\nself: %q\ncluster: [%q]\nreplicas: 1\ndata_dir: %q\n%speer_listen: %q\ntracker: %q\n%s",
+		h.originListen, originAddr, originAddr, originDir, originBackend, h.originPeer, trackerAddr, h.scheduler)); err != nil {
 		return SwarmResult{}, err
 	}
 	for i := range o.Agents {
@@ -180,37 +226,70 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	}
 
 	ideal := float64(o.Size) / float64(o.Rate)
-	times, egress, err := swarmRound(ctx, o, h, func(i int) string {
-		return fmt.Sprintf("http://%s/v2/bench/swarm/blobs/%s", h.agentLocal(i), blob)
-	}, blob)
+	// measure pulls d through every agent at once.
+	measure := func(d core.Digest) ([]float64, SwarmResult, error) {
+		times, egress, err := swarmRound(ctx, o, h, func(i int) string {
+			return fmt.Sprintf("http://%s/v2/bench/swarm/blobs/%s", h.agentLocal(i), d)
+		}, d)
+		if err != nil {
+			return nil, SwarmResult{}, err
+		}
+		return times, SwarmResult{
+			P50: nearestRank(times, 0.50) / ideal, P99: nearestRank(times, 0.99) / ideal,
+			Max: slices.Max(times) / ideal, OriginEgress: float64(egress) / float64(o.Size),
+		}, nil
+	}
+	type series struct {
+		name  string
+		times []float64
+	}
+	var columns []series
+	var warm SwarmResult
+	if cold {
+		times, r, err := measure(warmBlob)
+		if err != nil {
+			return SwarmResult{}, err
+		}
+		warm = r
+		columns = append(columns, series{"warm", times})
+	}
+	times, res, err := measure(blob)
 	if err != nil {
 		return SwarmResult{}, err
 	}
-	res := SwarmResult{
-		P50: nearestRank(times, 0.50) / ideal, P99: nearestRank(times, 0.99) / ideal,
-		Max: slices.Max(times) / ideal, OriginEgress: float64(egress) / float64(o.Size),
+	if cold {
+		res.Warm = &warm
 	}
-	var baseTimes []float64
 	if o.Baseline {
-		baseTimes, _, err = swarmRound(ctx, o, h, func(int) string {
+		baseTimes, _, err := swarmRound(ctx, o, h, func(int) string {
 			return fmt.Sprintf("http://%s/blobs/%s", originAddr, baselineBlob)
 		}, baselineBlob)
 		if err != nil {
 			return SwarmResult{}, err
 		}
 		res.BaselineMax = slices.Max(baseTimes) / ideal
+		columns = append(columns, series{"baseline", baseTimes})
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "agent\tseconds\tx ideal\tbaseline seconds\tbaseline x ideal\t")
+	fmt.Fprint(tw, "agent\tseconds\tx ideal\t")
+	for _, c := range columns {
+		fmt.Fprintf(tw, "%s seconds\t%s x ideal\t", c.name, c.name)
+	}
+	fmt.Fprintln(tw)
 	for i, s := range times {
-		b, bx := "-", "-"
-		if o.Baseline {
-			b, bx = fmt.Sprintf("%.2f", baseTimes[i]), fmt.Sprintf("%.2f", baseTimes[i]/ideal)
+		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t", i, s, s/ideal)
+		for _, c := range columns {
+			fmt.Fprintf(tw, "%.2f\t%.2f\t", c.times[i], c.times[i]/ideal)
 		}
-		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%s\t%s\t\n", i, s, s/ideal, b, bx)
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return res, err
+	}
+	if cold {
+		fmt.Fprintf(o.Out, "backend=s3: the columns without a name are a blob only in the bucket, pulled through a cold origin\n"+
+			"warm p50=%.2f p99=%.2f max=%.2f origin_egress=%.2f; cold/warm p99=%.3f max=%.3f\n",
+			warm.P50, warm.P99, warm.Max, warm.OriginEgress, res.P99/warm.P99, res.Max/warm.Max)
 	}
 	fmt.Fprintf(o.Out, "swarm agents=%d size=%d rate=%d p50=%.2f p99=%.2f max=%.2f origin_egress=%.2f baseline_max=%.2f\n",
 		o.Agents, o.Size, o.Rate, res.P50, res.P99, res.Max, res.OriginEgress, res.BaselineMax)
@@ -312,20 +391,24 @@ func RunFetch(ctx context.Context, url string, at time.Time, want core.Digest, o
 	return err
 }
 
-// seedBlob writes size random bytes into the store at dir and returns their digest.
-func seedBlob(ctx context.Context, dir string, size int64) (core.Digest, error) {
-	st, err := store.New(dir, store.Options{})
-	if err != nil {
-		return core.Digest{}, err
-	}
+// randomBlob returns size random bytes and their digest.
+func randomBlob(size int64) ([]byte, core.Digest) {
 	var seed [32]byte
 	for i := range seed {
 		seed[i] = byte(rand.Uint32())
 	}
 	data := make([]byte, size)
 	_, _ = rand.NewChaCha8(seed).Read(data)
-	d := core.SHA256Digest(data)
-	return d, st.Put(ctx, d, size, bytes.NewReader(data))
+	return data, core.SHA256Digest(data)
+}
+
+// putStore writes blob d into the store at dir.
+func putStore(ctx context.Context, dir string, d core.Digest, data []byte) error {
+	st, err := store.New(dir, store.Options{})
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, d, int64(len(data)), bytes.NewReader(data))
 }
 
 // nearestRank returns the p-quantile of v by the nearest-rank method.
