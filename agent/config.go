@@ -33,6 +33,9 @@ type Config struct {
 	Tracker string `yaml:"tracker"`
 	// SeedTime is how long a downloaded blob is seeded to other peers (default 10m).
 	SeedTime time.Duration `yaml:"seed_time"`
+	// DeletionPollInterval is how often the agent asks an origin which blobs were deleted
+	// (garbage collection, DELETE) and drops them from its cache (default 1m).
+	DeletionPollInterval time.Duration `yaml:"deletion_poll_interval"`
 	// Scheduler tunes the peer engine; its temp_dir defaults to "<data_dir>/partial".
 	Scheduler scheduler.Config `yaml:"scheduler"`
 }
@@ -46,6 +49,8 @@ const (
 	DefaultPeerListen = ":16100"
 	DefaultTracker    = "127.0.0.1:15003"
 	DefaultSeedTime   = 10 * time.Minute
+
+	DefaultDeletionPollInterval = time.Minute
 )
 
 // DefaultDataDir is where the agent keeps its cache unless configured.
@@ -76,6 +81,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.SeedTime == 0 {
 		c.SeedTime = DefaultSeedTime
+	}
+	if c.DeletionPollInterval == 0 {
+		c.DeletionPollInterval = DefaultDeletionPollInterval
 	}
 	if c.Scheduler.TempDir == "" {
 		c.Scheduler.TempDir = filepath.Join(c.DataDir, "partial")
@@ -110,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SeedTime < 0 {
 		return errors.New("agent: seed_time must not be negative")
+	}
+	if c.DeletionPollInterval < 0 {
+		return errors.New("agent: deletion_poll_interval must be positive")
 	}
 	if err := c.Scheduler.Validate(); err != nil {
 		return fmt.Errorf("agent: %w", err)

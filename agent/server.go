@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/docket-p2p/docket/agent/p2p"
@@ -82,9 +83,14 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r.Handle("/v2/*", api)
 	ectx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, dl: dl, handler: r, stopEvictor: stop, evictorDone: make(chan struct{})}
+	deletions := &deletionFollower{cluster: cluster, store: st, forget: dl.Forget, log: log,
+		dropped: reg.Scope.Counter("deleted_blobs_dropped")}
 	go func() {
 		defer close(s.evictorDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { deletions.run(ectx, cfg.DeletionPollInterval) })
 		st.RunEvictor(ectx, evictInterval, func(err error) { log.Warn("evicting blobs", "err", err) })
+		wg.Wait()
 	}()
 	return s, nil
 }
@@ -106,7 +112,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // PeerAddr is the address of the agent's peer listener.
 func (s *Server) PeerAddr() net.Addr { return s.dl.PeerAddr() }
 
-// Close stops the evictor and the downloads in progress and waits for them to end.
+// Close stops the evictor, the deletion follower and the downloads in progress and waits for them to end.
 func (s *Server) Close() error {
 	s.stopEvictor()
 	<-s.evictorDone

@@ -115,10 +115,11 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// startAgent runs an agent with its cache in dataDir and returns its base URL.
-func startAgent(t *testing.T, dataDir, originAddr, indexAddr string) string {
+// startAgent runs an agent with its cache in dataDir and returns its base URL; opts adjust
+// its configuration.
+func startAgent(t *testing.T, dataDir, originAddr, indexAddr string, opts ...func(*Config)) string {
 	t.Helper()
-	a, err := New(Config{
+	cfg := Config{
 		Listen:     "127.0.0.1:0",
 		DataDir:    dataDir,
 		Origins:    []string{originAddr},
@@ -126,7 +127,11 @@ func startAgent(t *testing.T, dataDir, originAddr, indexAddr string) string {
 		BuildIndex: indexAddr,
 		PeerListen: "127.0.0.1:0",
 		Tracker:    closedAddr(t),
-	}, discard, metrics.NewNop())
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := New(cfg, discard, metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

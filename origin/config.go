@@ -70,6 +70,10 @@ type Config struct {
 	// evicted; a later read fetches them through again. Blobs not yet written back stay,
 	// even over budget.
 	DiskBudget int64 `yaml:"disk_budget"`
+	// DeletionRetention is how long the origin remembers a deleted blob for agents, which
+	// page through GET /deleted to drop it from their caches (default 168h, a week). An agent
+	// that polls less often than this may keep a deleted blob until its disk budget evicts it.
+	DeletionRetention time.Duration `yaml:"deletion_retention"`
 
 	// Now is the clock deciding upload expiry, eviction and write-back times (default
 	// time.Now); tests inject it.
@@ -91,6 +95,7 @@ const (
 	DefaultTracker           = "127.0.0.1:15003"
 	DefaultAnnounceInterval  = 10 * time.Second
 	DefaultAnnounceIdle      = time.Hour
+	DefaultDeletionRetention = 7 * 24 * time.Hour
 )
 
 // TrackerNone as the tracker turns announces off.
@@ -158,6 +163,9 @@ func (c *Config) ApplyDefaults() {
 	if c.AnnounceIdle == 0 {
 		c.AnnounceIdle = DefaultAnnounceIdle
 	}
+	if c.DeletionRetention == 0 {
+		c.DeletionRetention = DefaultDeletionRetention
+	}
 	c.Scheduler.ApplyDefaults()
 }
 
@@ -210,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AnnounceInterval <= 0 || c.AnnounceIdle <= 0 {
 		return errors.New("origin: announce_interval and announce_idle must be positive")
+	}
+	if c.DeletionRetention < 0 {
+		return errors.New("origin: deletion_retention must be positive")
 	}
 	if err := c.Scheduler.Validate(); err != nil {
 		return fmt.Errorf("origin: %w", err)

@@ -145,6 +145,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		// An owner receiving a replica writes it back too, so the blob reaches the backend
 		// even if the origin that took the commit dies with its in-memory queue.
+		s.tombstones.remove(d)
 		if err := s.writeBack.enqueue(r.URL.Query().Get("ns"), d); err != nil {
 			return fmt.Errorf("%w: %w", client.ErrUnavailable, err)
 		}
@@ -156,6 +157,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) error {
 
 // settle makes a newly committed blob durable on its owners and schedules its write-back.
 func (s *Server) settle(r *http.Request, d core.Digest) error {
+	s.tombstones.remove(d) // pushed again after a delete: agents keep their copies
 	// Queued first: even if no owner can take the blob now (the commit then fails), the copy
 	// on this disk still reaches the backend.
 	if err := s.writeBack.enqueue(r.URL.Query().Get("ns"), d); err != nil {
@@ -179,6 +181,9 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.seeder.forget(d)
+	if err := s.tombstones.add(d); err != nil {
+		return err
+	}
 	// A read-only backend (another registry, a web server) is not ours to delete from.
 	if err := s.backendFor(r.URL.Query().Get("ns")).Delete(r.Context(), blobName(d)); err != nil && !errors.Is(err, backend.ErrReadOnly) {
 		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)

@@ -38,9 +38,11 @@ type Server struct {
 	metaInfos *retryQueue // metainfo computed ahead of the first request
 	repairer  *repairer   // fetches the blobs this origin owns but lacks (repair.go)
 	seeder    *seeder     // the peer side: super-seeds and announces
-	handler   http.Handler
-	fetches   singleflight.Group
-	metrics   originMetrics
+	// tombstones records deleted blobs for agents to drop (GET /deleted).
+	tombstones *tombstones
+	handler    http.Handler
+	fetches    singleflight.Group
+	metrics    originMetrics
 
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{} // closed when the janitor and the health probe have stopped
@@ -78,6 +80,10 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
+	ts, err := openTombstones(filepath.Join(cfg.DataDir, tombstoneDir), cfg.DeletionRetention, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("origin: %w", err)
+	}
 	st, err := store.New(cfg.DataDir, store.Options{
 		Scope: reg.Scope.SubScope("store"), UploadTTL: cfg.UploadTTL, PieceLengths: cfg.PieceLengths,
 		Now: cfg.Now, Budget: cfg.DiskBudget, Keep: j.owes,
@@ -109,6 +115,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 		health:      client.NewHealth(nil),
 		writeBack:   newWriteBack(st, be, j, cfg.Now, log, reg.Scope.SubScope("writeback")),
 		seeder:      sd,
+		tombstones:  ts,
 		repairs:     newRetryQueue("replication", replicationWorkers, 0, log, reg.Scope.SubScope("replication")),
 		metaInfos:   newRetryQueue("metainfo", metaInfoWorkers, 0, log, reg.Scope.SubScope("metainfo")),
 		repairer:    rep,
@@ -134,6 +141,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	r.Put("/blobs/{digest}", s.handle(s.putBlob))
 	r.Delete("/blobs/{digest}", s.handle(s.deleteBlob))
 	r.Get("/blobs/{digest}/metainfo", s.handle(s.getMetaInfo))
+	r.Get("/deleted", s.handle(s.listDeleted))
 	r.Post("/uploads/{id}", s.handle(s.startUpload))
 	r.Patch("/uploads/{id}", s.handle(s.patchUpload))
 	r.Get("/uploads/{id}", s.handle(s.uploadSize))

@@ -33,8 +33,9 @@ import (
 // Limits: only the default backend is swept, not the per-namespace ones; a HEAD that lands
 // between an origin's listing and the delete does not save the blob (a window of one sweep).
 //
-// Agents are not told: their caches are bounded by disk_budget, and a collected blob, which
-// no tag reaches any more, is evicted from them like any other cold blob.
+// Agents learn of the sweep from the origins: every origin records the blobs it deletes
+// (origin/tombstones.go), and agents poll those records (GET /deleted), drop the blobs from
+// their caches and stop seeding them (agent/deletions.go).
 
 // DefaultGCGrace is how old an unreferenced blob must be before the collector deletes it.
 const DefaultGCGrace = 24 * time.Hour

@@ -72,6 +72,9 @@ type Downloader struct {
 	base   context.Context // parents the seeding after a download; Close cancels it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	seeding map[core.Digest]*seeding // blobs being seeded, for Forget
 }
 
 // New returns a Downloader; Serve runs its peer listener.
@@ -82,6 +85,7 @@ func New(o Options) *Downloader {
 		http:      httpdownload.New(o.Origins, o.Store, o.Log, o.Scope.SubScope("http")),
 		fallbacks: o.Scope.Counter("http_fallbacks"),
 		base:      base, cancel: cancel,
+		seeding: make(map[core.Digest]*seeding),
 	}
 	if ap, err := netip.ParseAddrPort(o.Listener.Addr().String()); err == nil {
 		dl.port = ap.Port()
@@ -188,8 +192,7 @@ func (dl *Downloader) swarm(ctx context.Context, repo string, d core.Digest) ([]
 				return nil, err
 			}
 			received := dl.o.Scheduler.Received(m.InfoHash)
-			dl.wg.Add(1)
-			go dl.seed(m, interval)
+			dl.startSeeding(m, interval)
 			return []any{"from_agents", received["agent"], "from_origins", received["origin"], "from_other", received["other"]}, nil
 		case <-tick.C:
 			if r, err := dl.announce(ctx, m, "", m.Length); err == nil {
@@ -199,14 +202,51 @@ func (dl *Downloader) swarm(ctx context.Context, repo string, d core.Digest) ([]
 	}
 }
 
-// seed keeps a finished blob announced as complete for SeedTime, then stops seeding it. The
-// blob is pinned meanwhile: the disk budget never evicts a blob peers are fetching.
-func (dl *Downloader) seed(m *core.MetaInfo, interval time.Duration) {
-	defer dl.wg.Done()
+// seeding is one blob's seeding after its download; cancel ends it.
+type seeding struct{ cancel context.CancelFunc }
+
+// startSeeding seeds m's blob in the background (seed), ending an earlier seeding of it.
+func (dl *Downloader) startSeeding(m *core.MetaInfo, interval time.Duration) {
+	ctx, cancel := context.WithCancel(dl.base)
+	s := &seeding{cancel: cancel}
+	dl.mu.Lock()
+	if prev := dl.seeding[m.Digest]; prev != nil {
+		prev.cancel()
+	}
+	dl.seeding[m.Digest] = s
+	dl.mu.Unlock()
+	dl.wg.Add(1)
+	go func() {
+		defer dl.wg.Done()
+		dl.seed(ctx, m, interval)
+		cancel()
+		dl.mu.Lock()
+		if dl.seeding[m.Digest] == s {
+			delete(dl.seeding, m.Digest)
+		}
+		dl.mu.Unlock()
+	}()
+}
+
+// Forget stops seeding d (a blob deleted from the registry); the tracker is told.
+func (dl *Downloader) Forget(d core.Digest) {
+	dl.mu.Lock()
+	s := dl.seeding[d]
+	delete(dl.seeding, d)
+	dl.mu.Unlock()
+	if s != nil {
+		s.cancel()
+	}
+}
+
+// seed keeps a finished blob announced as complete for SeedTime or until ctx ends, then stops
+// seeding it. The blob is pinned meanwhile: the disk budget never evicts a blob peers are
+// fetching.
+func (dl *Downloader) seed(ctx context.Context, m *core.MetaInfo, interval time.Duration) {
 	defer dl.o.Store.Pin(m.Digest)()
 	defer dl.o.Scheduler.Unseed(m.InfoHash)
 	defer dl.stopped(m)
-	_, _ = dl.announce(dl.base, m, "completed", 0)
+	_, _ = dl.announce(ctx, m, "completed", 0)
 	end := time.NewTimer(dl.o.SeedTime)
 	defer end.Stop()
 	tick := time.NewTicker(interval)
@@ -215,10 +255,10 @@ func (dl *Downloader) seed(m *core.MetaInfo, interval time.Duration) {
 		select {
 		case <-end.C:
 			return
-		case <-dl.base.Done():
+		case <-ctx.Done():
 			return
 		case <-tick.C:
-			_, _ = dl.announce(dl.base, m, "", 0)
+			_, _ = dl.announce(ctx, m, "", 0)
 		}
 	}
 }

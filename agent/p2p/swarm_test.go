@@ -94,6 +94,7 @@ type swarmOptions struct {
 	rate            int64  // every host's peer traffic each way, bytes/s (0: unlimited)
 	tracker         string // another tracker's host:port (opentracker) instead of Docket's
 	stallTimeout    time.Duration
+	deletionPoll    time.Duration // agents' deletion_poll_interval (0: the default)
 }
 
 func startSwarm(t *testing.T, o swarmOptions) *swarm {
@@ -133,7 +134,7 @@ func startSwarm(t *testing.T, o swarmOptions) *swarm {
 		al := listen(t)
 		a, err := agent.New(agent.Config{Listen: al.Addr().String(), DataDir: t.TempDir(),
 			Origins: []string{s.originAddr}, Replicas: 1, BuildIndex: closedAddr(t),
-			PeerListen: "127.0.0.1:0", Tracker: s.trackerAddr, SeedTime: time.Minute,
+			PeerListen: "127.0.0.1:0", Tracker: s.trackerAddr, SeedTime: time.Minute, DeletionPollInterval: o.deletionPoll,
 			Scheduler: scheduler.Config{ProgressTimeout: 5 * time.Second, StallTimeout: o.stallTimeout, Bandwidth: bandwidth.Config{IngressBytesPerSec: max(o.agentIngress, o.rate), EgressBytesPerSec: o.rate}},
 		}, discard, areg)
 		if err != nil {
@@ -360,5 +361,34 @@ func TestSwarmBadPeers(t *testing.T) {
 		if bans[reason] == 0 {
 			t.Errorf("no agent banned a peer for %s", reason)
 		}
+	}
+}
+
+// TestSwarmDeletedBlobNotServed: a blob deleted on the origins (as garbage collection does)
+// leaves the agents' caches and swarms. An agent that asks for it afterwards gets 404, not a
+// copy from a peer that was still seeding it.
+func TestSwarmDeletedBlobNotServed(t *testing.T) {
+	s := startSwarm(t, swarmOptions{agents: 2, originAnnounces: true, deletionPoll: 20 * time.Millisecond})
+	data, d := s.push(t, 1<<20)
+	s.pullAll(t, d, data, 0) // agent 0 holds and seeds it
+	if err := client.New(s.originAddr, nil).Delete(context.Background(), repo, d); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.pull(0, d, data)
+		if err != nil && strings.Contains(err.Error(), "status 404") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent 0 still serves the deleted blob 10 s after the delete (%v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.pull(1, d, data); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Fatalf("agent 1 after the delete: %v, want 404", err)
+	}
+	if got := counter(s.agents[1].scope, "p2p.bytes_in", ""); got != 0 {
+		t.Errorf("agent 1 received %d bytes of the deleted blob from peers", got)
 	}
 }

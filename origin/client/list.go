@@ -90,3 +90,57 @@ func (c *httpClient) list(ctx context.Context, after string, n int, source strin
 	}
 	return page, nil
 }
+
+// TombstonePageMax is the most records one page of an origin's deletions holds.
+const TombstonePageMax = 1000
+
+// maxTombstoneBody bounds a deletions page's JSON: TombstonePageMax records of a digest and a
+// time.
+const maxTombstoneBody = TombstonePageMax * 256
+
+// Tombstone records a blob deleted on an origin, by the origin's clock.
+type Tombstone struct {
+	Digest  string    `json:"digest"`
+	Deleted time.Time `json:"deleted"`
+}
+
+// TombstonePage is one page of an origin's deletions, oldest first.
+type TombstonePage struct {
+	Deleted []Tombstone `json:"deleted"`
+	// More says that records after the page's last follow: ask again from its time.
+	More bool `json:"more,omitempty"`
+}
+
+// DeletionLister is the optional power of a Client to page through the blobs an origin
+// deleted (GET /deleted), so an agent can drop them from its cache.
+type DeletionLister interface {
+	Deleted(ctx context.Context, since time.Time, n int) (TombstonePage, error)
+}
+
+// Deleted returns up to n (at most TombstonePageMax) records of blobs deleted at or after
+// since (the zero time: from the first record the origin keeps).
+func (c *httpClient) Deleted(ctx context.Context, since time.Time, n int) (TombstonePage, error) {
+	q := url.Values{"n": {strconv.Itoa(n)}}
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339Nano))
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, c.url("/deleted", "", q), nil)
+	if err != nil {
+		return TombstonePage{}, err
+	}
+	resp, err := c.do(req, http.StatusOK)
+	if err != nil {
+		return TombstonePage{}, err
+	}
+	defer resp.Body.Close()
+	var page TombstonePage
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxTombstoneBody)).Decode(&page); err != nil {
+		return TombstonePage{}, fmt.Errorf("%w: deletions from %s: %w", ErrUnavailable, c.addr, err)
+	}
+	for _, t := range page.Deleted {
+		if _, err := core.ParseDigest(t.Digest); err != nil {
+			return TombstonePage{}, fmt.Errorf("origin %s: bad deletion record %+v: %v", c.addr, t, err)
+		}
+	}
+	return page, nil
+}
