@@ -170,7 +170,7 @@ func (s *Server) settle(r *http.Request, d core.Digest) error {
 	return nil
 }
 
-// deleteBlob removes a blob from this origin, the backend and (unless the request comes from
+// deleteBlob removes a blob from this origin, every backend and (unless the request comes from
 // a peer) every other origin. Deleting a missing blob succeeds.
 func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	d, err := digestParam(r)
@@ -184,9 +184,13 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.tombstones.add(d); err != nil {
 		return err
 	}
-	// A read-only backend (another registry, a web server) is not ours to delete from.
-	if err := s.backendFor(r.URL.Query().Get("ns")).Delete(r.Context(), blobName(d)); err != nil && !errors.Is(err, backend.ErrReadOnly) {
-		return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
+	// Blobs are content: a deleted one goes from every backend, whichever namespace wrote it,
+	// or a read-through in another namespace would bring it back. A read-only backend
+	// (another registry, a web server) is not ours to delete from.
+	for _, be := range s.backends.All() {
+		if err := be.Delete(r.Context(), blobName(d)); err != nil && !errors.Is(err, backend.ErrReadOnly) {
+			return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
+		}
 	}
 	if allowPeers(r) {
 		// Every origin may hold a copy (owners, the origin that took the commit, any that

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"github.com/docket-p2p/docket/lib/backend"
 	"io/fs"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +25,8 @@ var errPageFull = errors.New("page full")
 // origin's disk, in digest order, after digest D (the start when empty). Next in the answer is
 // the digest to pass as after for the following page, empty on the last one. Peers page
 // through it to learn what they should hold (repair.go). With source=backend it lists the
-// default backend's blobs instead, Modified their upload time (the garbage collector's sweep).
+// blobs of every writable backend instead (the default and each namespace row's), Modified
+// their latest upload time (the garbage collector's sweep).
 func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	after := q.Get("after")
@@ -54,7 +57,8 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 	}
 	var err error
 	if q.Get("source") == client.ListSourceBackend {
-		err = s.walkBackend(r.Context(), after, add)
+		// One more than the page, so a full page knows that another follows.
+		err = s.walkBackends(r.Context(), after, n+1, add)
 	} else {
 		err = s.store.WalkInfo(r.Context(), func(d core.Digest, fi fs.FileInfo) error {
 			return add(d, fi.Size(), fi.ModTime())
@@ -70,11 +74,46 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 	return json.NewEncoder(w).Encode(page)
 }
 
-// walkBackend calls fn for every blob of the default backend (namespace ""), in name order,
-// with its size and upload time, skipping those at or before digest after. A read-only
-// backend holds nothing of ours and lists nothing.
-func (s *Server) walkBackend(ctx context.Context, after string, fn func(d core.Digest, size int64, mod time.Time) error) error {
-	be := s.backendFor("")
+// backendBlob is one blob listed in the backends.
+type backendBlob struct {
+	d    core.Digest
+	size int64
+	mod  time.Time
+}
+
+// walkBackends calls fn, in digest order, for the first limit blobs after digest after that the
+// origin's writable backends hold (the default and every namespace row's), with size and upload
+// time. A blob in several backends is reported once, with its latest upload time: the
+// collector spares it if any copy is young. Read-only backends hold nothing of ours.
+func (s *Server) walkBackends(ctx context.Context, after string, limit int, fn func(d core.Digest, size int64, mod time.Time) error) error {
+	found := map[core.Digest]backendBlob{}
+	for _, be := range s.backends.All() {
+		if backend.IsReadOnly(be) {
+			continue
+		}
+		blobs, err := firstBackendBlobs(ctx, be, after, limit)
+		if err != nil {
+			return err
+		}
+		for _, b := range blobs {
+			if prev, ok := found[b.d]; !ok || b.mod.After(prev.mod) {
+				found[b.d] = b
+			}
+		}
+	}
+	merged := slices.SortedFunc(maps.Values(found), func(a, b backendBlob) int { return strings.Compare(a.d.String(), b.d.String()) })
+	for _, b := range merged[:min(limit, len(merged))] {
+		if err := fn(b.d, b.size, b.mod); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstBackendBlobs returns the first limit blobs of be after digest after, in name order
+// (digest order within an algorithm), each with its size and upload time.
+func firstBackendBlobs(ctx context.Context, be backend.Client, after string, limit int) ([]backendBlob, error) {
+	var out []backendBlob
 	err := be.List(ctx, "blobs/", func(name string) error {
 		parts := strings.Split(name, "/")
 		if len(parts) != 4 {
@@ -91,10 +130,14 @@ func (s *Server) walkBackend(ctx context.Context, after string, fn func(d core.D
 			}
 			return err
 		}
-		return fn(d, info.Size, info.ModTime)
-	})
-	if errors.Is(err, backend.ErrReadOnly) {
+		out = append(out, backendBlob{d: d, size: info.Size, mod: info.ModTime})
+		if len(out) == limit {
+			return errPageFull
+		}
 		return nil
+	})
+	if err != nil && !errors.Is(err, errPageFull) && !errors.Is(err, backend.ErrReadOnly) {
+		return nil, err
 	}
-	return err
+	return out, nil
 }

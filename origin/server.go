@@ -217,12 +217,16 @@ func (s *Server) Close() error {
 // backendRouter picks the backend of a namespace (backends.Router).
 type backendRouter interface {
 	For(ns string) backend.Client
+	// All lists every backend, the default first (the collector sweeps them all).
+	All() []backend.Client
 }
 
 // oneBackend is a backendRouter with one backend for every namespace.
 type oneBackend struct{ backend.Client }
 
 func (b oneBackend) For(string) backend.Client { return b.Client }
+
+func (b oneBackend) All() []backend.Client { return []backend.Client{b.Client} }
 
 // backendFor returns the backend of namespace ns.
 func (s *Server) backendFor(ns string) backend.Client { return s.backends.For(ns) }

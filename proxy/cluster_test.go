@@ -19,6 +19,7 @@ import (
 
 	"github.com/docket-p2p/docket/buildindex"
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin"
 )
@@ -31,6 +32,9 @@ type stack struct {
 	origins     []*origin.Server
 	proxy       *Server
 	backendRoot string
+	// teamRoot is the fs backend of namespaces matching ^team/ (a namespace row); every other
+	// repository writes back to backendRoot.
+	teamRoot string
 }
 
 // startStack starts n origins (ring replicas r), a build-index and a proxy on 127.0.0.1 and
@@ -48,11 +52,13 @@ func startStackWith(t *testing.T, n, r int, now func() time.Time, gcGrace time.D
 		ls[i] = listen(t)
 		addrs[i] = ls[i].Addr().String()
 	}
-	backendRoot := t.TempDir()
-	st := &stack{backendRoot: backendRoot}
+	backendRoot, teamRoot := t.TempDir(), t.TempDir()
+	st := &stack{backendRoot: backendRoot, teamRoot: teamRoot}
 	for i, l := range ls {
 		o, err := origin.New(origin.Config{Listen: addrs[i], PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, Self: addrs[i], Cluster: addrs, Replicas: r,
-			DataDir: t.TempDir(), Backend: origin.BackendConfig{Type: "fs", Root: backendRoot}, Now: now}, log, metrics.NewNop())
+			DataDir: t.TempDir(), Backend: origin.BackendConfig{Type: "fs", Root: backendRoot},
+			Namespaces: []backends.NamespaceConfig{{Namespace: "^team/", Backend: origin.BackendConfig{Type: "fs", Root: teamRoot}}},
+			Now:        now}, log, metrics.NewNop())
 		if err != nil {
 			t.Fatal(err)
 		}

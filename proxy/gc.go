@@ -27,11 +27,11 @@ import (
 //     the grace period is never taken, and a push that skips an existing blob after a HEAD has
 //     made it young: a push is safe as long as it ends within the grace period.
 //
-// The default backend (namespace "") is listed too, through any origin, so a blob evicted from
-// every disk is swept from it by its upload time.
+// The backends (the default and every namespace row's) are listed too, through any origin, so
+// a blob evicted from every disk is swept from them by its upload time.
 //
-// Limits: only the default backend is swept, not the per-namespace ones; a HEAD that lands
-// between an origin's listing and the delete does not save the blob (a window of one sweep).
+// Limit: a HEAD that lands between an origin's listing and the delete does not save the blob
+// (a window of one sweep).
 //
 // Agents learn of the sweep from the origins: every origin records the blobs it deletes
 // (origin/tombstones.go), and agents poll those records (GET /deleted), drop the blobs from
@@ -125,7 +125,7 @@ func (c *collector) Collect(ctx context.Context) (GCResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// listBackend pages through the default backend's blobs, asking the first origin that answers.
+// listBackend pages through the backends' blobs, asking the first origin that answers.
 func (c *collector) listBackend(ctx context.Context, fn func(originclient.ListedBlob) error) error {
 	var errs []error
 	for _, addr := range c.cluster.Ring().Members() {

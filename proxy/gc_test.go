@@ -64,6 +64,30 @@ func layerDigest(t *testing.T, l v1.Layer) core.Digest {
 	return core.MustParseDigest(h.String())
 }
 
+// fsBackendPath is where an fs backend rooted at root keeps blob d.
+func fsBackendPath(root string, d core.Digest) string {
+	return filepath.Join(root, "blobs", d.Algorithm(), d.Hex()[:2], d.Hex())
+}
+
+// waitWrittenBack waits (bounded) until the fs backend at root holds every blob of ds: write-back
+// is asynchronous, and a collection should be what removes them, not a write-back that had not
+// happened yet.
+func waitWrittenBack(t *testing.T, root string, ds []core.Digest) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, d := range ds {
+		for {
+			if _, err := os.Stat(fsBackendPath(root, d)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never reached the backend at %s", d, root)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
 // TestGarbageCollection pushes two images sharing a layer, deletes one manifest by digest,
 // moves the clock past the grace period and collects: the deleted image's own blobs are gone
 // from every origin and the backend; the shared layer and the other image stay pullable; a
@@ -113,23 +137,8 @@ func TestGarbageCollection(t *testing.T) {
 	gone, kept := imageBlobs(t, images[0]), imageBlobs(t, images[1])
 	sharedDigest := layerDigest(t, shared)
 	gone = removeDigest(gone, sharedDigest)
-	backendPath := func(d core.Digest) string {
-		return filepath.Join(backendRoot, "blobs", d.Algorithm(), d.Hex()[:2], d.Hex())
-	}
-	// Write-back is asynchronous: wait (bounded) until the backend holds every blob, so the
-	// collection below is what removes them, not a write-back that had not happened yet.
-	deadline := time.Now().Add(10 * time.Second)
-	for _, d := range append(append([]core.Digest{}, gone...), kept...) {
-		for {
-			if _, err := os.Stat(backendPath(d)); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never reached the backend", d)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	backendPath := func(d core.Digest) string { return fsBackendPath(backendRoot, d) }
+	waitWrittenBack(t, backendRoot, append(append([]core.Digest{}, gone...), kept...))
 
 	// The deleted image's config is evicted from every disk: only the backend holds it.
 	for _, o := range origins {
@@ -213,4 +222,59 @@ func removeDigest(ds []core.Digest, d core.Digest) []core.Digest {
 		}
 	}
 	return out
+}
+
+// TestGarbageCollectionNamespaceBackend: a repository whose namespace row writes back to a
+// backend of its own is collected there too, including a blob that only that backend still
+// holds (evicted from every disk).
+func TestGarbageCollectionNamespaceBackend(t *testing.T) {
+	ctx := context.Background()
+	clock := clocktest.At(time.Now())
+	st := startStackWith(t, 2, 2, clock.Now, time.Hour)
+	img, err := random.Image(16<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(st.host+"/team/app:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	blobs := imageBlobs(t, img)
+	waitWrittenBack(t, st.teamRoot, blobs)
+	for _, d := range blobs {
+		if _, err := os.Stat(fsBackendPath(st.backendRoot, d)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s reached the default backend too (%v): the namespace row is not in use", d, err)
+		}
+	}
+	// One layer is evicted from every disk: only the namespace's backend holds it.
+	for _, o := range st.origins {
+		if err := o.Store().Delete(blobs[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, _, body := do(t, http.MethodDelete, fmt.Sprintf("http://%s/v2/team/app/manifests/%s", st.host, blobs[0]), nil, nil)
+	if status != http.StatusAccepted {
+		t.Fatalf("DELETE manifest: %d %s", status, body)
+	}
+	clock.Advance(2 * time.Hour)
+	res, err := st.proxy.CollectGarbage(ctx)
+	if err != nil {
+		t.Fatalf("gc: %v (%+v)", err, res)
+	}
+	if res.Swept != len(blobs) {
+		t.Errorf("swept %d blobs, want %d (%+v)", res.Swept, len(blobs), res)
+	}
+	for _, d := range blobs {
+		if _, err := os.Stat(fsBackendPath(st.teamRoot, d)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the namespace's backend still holds collected %s (%v)", d, err)
+		}
+		for i, o := range st.origins {
+			if _, err := o.Store().Stat(d); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("origin %d still holds collected %s (%v)", i, d, err)
+			}
+		}
+	}
 }

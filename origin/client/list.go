@@ -45,8 +45,8 @@ type Lister interface {
 }
 
 // BackendLister is the optional power of a Client to page through the blobs of the origin's
-// default backend (namespace ""), each with its upload time as Modified; the garbage
-// collector sweeps them.
+// writable backends (the default and each namespace's), each with its latest upload time as
+// Modified; the garbage collector sweeps them.
 type BackendLister interface {
 	ListBackend(ctx context.Context, after string, n int) (ListPage, error)
 }
@@ -57,7 +57,7 @@ func (c *httpClient) List(ctx context.Context, after string, n int) (ListPage, e
 	return c.list(ctx, after, n, "")
 }
 
-// ListBackend is List of the origin's default backend.
+// ListBackend is List of the origin's writable backends.
 func (c *httpClient) ListBackend(ctx context.Context, after string, n int) (ListPage, error) {
 	return c.list(ctx, after, n, ListSourceBackend)
 }

@@ -150,6 +150,16 @@ func NewRouter(ctx context.Context, def Config, table []NamespaceConfig) (*Route
 	return r, nil
 }
 
+// All returns every backend of the router: the default, then each row's, in table order.
+// A namespaced backend (another registry) is returned as built, outside any namespace.
+func (r *Router) All() []backend.Client {
+	out := []backend.Client{r.def}
+	for _, row := range r.rows {
+		out = append(out, row.c)
+	}
+	return out
+}
+
 // For returns the backend of namespace ns; a backend whose objects depend on the namespace
 // (backend.Namespaced, such as another registry) is given ns.
 func (r *Router) For(ns string) backend.Client {
