@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/docket-p2p/docket/lib/membership"
 	"github.com/docket-p2p/docket/lib/scheduler"
 )
 
@@ -18,6 +19,10 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Origins lists the origin cluster's members, host:port each (default ["127.0.0.1:15002"]).
 	Origins []string `yaml:"origins"`
+	// OriginsDNS takes the origin ring's members from DNS instead of Origins, as the origins'
+	// cluster_dns does: dns "name:port" (every A/AAAA address with port) or srv "name",
+	// resolved again every interval (default 30s); a failed lookup keeps the last ring.
+	OriginsDNS membership.Source `yaml:"origins_dns"`
 	// Replicas is how many origins own each blob on the hash ring (default 2).
 	Replicas int `yaml:"replicas"`
 	// BuildIndex is the build-index's host:port, which resolves tags (default "127.0.0.1:15004").
@@ -100,6 +105,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(o); err != nil {
 			return fmt.Errorf("agent: origin %q: %w", o, err)
 		}
+	}
+	if err := c.OriginsDNS.Validate(); err != nil {
+		return fmt.Errorf("agent: origins_dns: %w", err)
 	}
 	if c.Replicas < 1 {
 		return errors.New("agent: replicas must be at least 1")

@@ -49,7 +49,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	cluster, err := originclient.NewCluster(cfg.Origins, cfg.Replicas, nil)
+	cluster, err := originclient.NewClusterFrom(context.Background(), cfg.Origins, cfg.OriginsDNS, cfg.Replicas, nil)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
@@ -89,6 +89,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 		defer close(s.evictorDone)
 		var wg sync.WaitGroup
 		wg.Go(func() { deletions.run(ectx, cfg.DeletionPollInterval) })
+		wg.Go(func() { cluster.FollowDNS(ectx, cfg.OriginsDNS, log) })
 		st.RunEvictor(ectx, evictInterval, func(err error) { log.Warn("evicting blobs", "err", err) })
 		wg.Wait()
 	}()

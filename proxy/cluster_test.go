@@ -20,6 +20,8 @@ import (
 	"github.com/docket-p2p/docket/buildindex"
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/backend/backends"
+	"github.com/docket-p2p/docket/lib/membership"
+	"github.com/docket-p2p/docket/lib/membership/membershiptest"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin"
 )
@@ -35,6 +37,9 @@ type stack struct {
 	// teamRoot is the fs backend of namespaces matching ^team/ (a namespace row); every other
 	// repository writes back to backendRoot.
 	teamRoot string
+	// originAddrs and indexAddr are where the origins and the build-index listen.
+	originAddrs []string
+	indexAddr   string
 }
 
 // startStack starts n origins (ring replicas r), a build-index and a proxy on 127.0.0.1 and
@@ -53,7 +58,7 @@ func startStackWith(t *testing.T, n, r int, now func() time.Time, gcGrace time.D
 		addrs[i] = ls[i].Addr().String()
 	}
 	backendRoot, teamRoot := t.TempDir(), t.TempDir()
-	st := &stack{backendRoot: backendRoot, teamRoot: teamRoot}
+	st := &stack{backendRoot: backendRoot, teamRoot: teamRoot, originAddrs: addrs}
 	for i, l := range ls {
 		o, err := origin.New(origin.Config{Listen: addrs[i], PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, Self: addrs[i], Cluster: addrs, Replicas: r,
 			DataDir: t.TempDir(), Backend: origin.BackendConfig{Type: "fs", Root: backendRoot},
@@ -72,6 +77,7 @@ func startStackWith(t *testing.T, n, r int, now func() time.Time, gcGrace time.D
 		t.Fatal(err)
 	}
 	serve(t, bl, bi)
+	st.indexAddr = bl.Addr().String()
 	pl := listen(t)
 	p, err := New(Config{Listen: pl.Addr().String(), Origins: addrs, Replicas: r, BuildIndex: bl.Addr().String(),
 		Now: now, GCGrace: gcGrace}, log, metrics.NewNop())
@@ -208,5 +214,47 @@ func TestPullWithOriginDown(t *testing.T) {
 	}
 	if err := validate.Image(got); err != nil {
 		t.Fatalf("pull with an origin down: %v", err)
+	}
+}
+
+// TestOriginsFromDNS: a proxy that takes the origin ring from DNS (origins_dns) pushes where a
+// proxy with the static list finds the image.
+func TestOriginsFromDNS(t *testing.T) {
+	st := startStack(t, 1, 1)
+	_, port, err := net.SplitHostPort(st.originAddrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := membershiptest.StartDNS(t)
+	dns.SetA("origins.test.", "127.0.0.1")
+	pl := listen(t)
+	p, err := New(Config{Listen: pl.Addr().String(), Replicas: 1, BuildIndex: st.indexAddr,
+		OriginsDNS: membership.Source{DNS: "origins.test.:" + port, Resolver: dns.Resolver()}},
+		slog.New(slog.DiscardHandler), metrics.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, pl, p)
+	img, err := random.Image(8<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push, err := name.ParseReference(pl.Addr().String()+"/dns/app:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(push, img); err != nil {
+		t.Fatalf("push through the DNS-configured proxy: %v", err)
+	}
+	pullRef, err := name.ParseReference(st.host+"/dns/app:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := remote.Image(pullRef)
+	if err != nil {
+		t.Fatalf("pull through the static proxy: %v", err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/docket-p2p/docket/lib/membership"
 )
 
 // Config is the proxy's configuration (config/proxy.yaml).
@@ -13,6 +15,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Origins lists the origin cluster's members, host:port each (default ["127.0.0.1:15002"]).
 	Origins []string `yaml:"origins"`
+	// OriginsDNS takes the origin ring's members from DNS instead of Origins, as the origins'
+	// cluster_dns does: dns "name:port" (every A/AAAA address with port) or srv "name",
+	// resolved again every interval (default 30s); a failed lookup keeps the last ring.
+	OriginsDNS membership.Source `yaml:"origins_dns"`
 	// Replicas is how many origins own each blob on the hash ring (default 2; the ring clamps
 	// it to the number of origins).
 	Replicas int `yaml:"replicas"`
@@ -68,6 +74,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(o); err != nil {
 			return fmt.Errorf("proxy: origin %q: %w", o, err)
 		}
+	}
+	if err := c.OriginsDNS.Validate(); err != nil {
+		return fmt.Errorf("proxy: origins_dns: %w", err)
 	}
 	if c.Replicas < 1 {
 		return errors.New("proxy: replicas must be at least 1")

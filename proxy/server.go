@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/docket-p2p/docket/buildindex/client"
@@ -35,7 +36,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cluster, err := originclient.NewCluster(cfg.Origins, cfg.Replicas, nil)
+	cluster, err := originclient.NewClusterFrom(context.Background(), cfg.Origins, cfg.OriginsDNS, cfg.Replicas, nil)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -54,7 +55,13 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 		cfg: cfg, log: log, handler: r, stopGC: stop, gcDone: make(chan struct{}),
 		gc: &collector{index: index, cluster: cluster, now: cfg.Now, grace: cfg.GCGrace},
 	}
-	go s.runGC(gctx)
+	go func() {
+		defer close(s.gcDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { cluster.FollowDNS(gctx, cfg.OriginsDNS, log) })
+		s.runGC(gctx)
+		wg.Wait()
+	}()
 	return s, nil
 }
 
@@ -65,7 +72,6 @@ func (s *Server) CollectGarbage(ctx context.Context) (GCResult, error) {
 
 // runGC collects garbage every GCInterval (if set) until ctx ends.
 func (s *Server) runGC(ctx context.Context) {
-	defer close(s.gcDone)
 	if s.cfg.GCInterval <= 0 {
 		return
 	}
@@ -93,7 +99,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close stops the garbage collection loop.
+// Close stops the garbage collection loop and the following of origins_dns.
 func (s *Server) Close() error {
 	s.stopGC()
 	<-s.gcDone

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/docket-p2p/docket/lib/membership"
 )
 
 // Config is the tracker's configuration (config/tracker.yaml).
@@ -18,6 +20,10 @@ type Config struct {
 	// Origins lists the origin ring the metainfo endpoint fetches from (default: none; the
 	// endpoint then serves only what it has cached).
 	Origins []string `yaml:"origins"`
+	// OriginsDNS takes the origin ring's members from DNS instead of Origins, as the origins'
+	// cluster_dns does: dns "name:port" (every A/AAAA address with port) or srv "name",
+	// resolved again every interval (default 30s); a failed lookup keeps the last ring.
+	OriginsDNS membership.Source `yaml:"origins_dns"`
 	// Replicas is how many origins own each blob on the ring (default 2).
 	Replicas int `yaml:"replicas"`
 }
@@ -60,6 +66,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(o); err != nil {
 			return fmt.Errorf("tracker: origin %q: %w", o, err)
 		}
+	}
+	if err := c.OriginsDNS.Validate(); err != nil {
+		return fmt.Errorf("tracker: origins_dns: %w", err)
 	}
 	if c.Replicas < 1 {
 		return fmt.Errorf("tracker: replicas must be at least 1")

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -80,10 +81,11 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 		o(s)
 	}
 	s.peers = newMemoryStore(cfg.PeerTTL, s.now)
-	if len(cfg.Origins) > 0 {
-		cluster, err := client.NewCluster(cfg.Origins, cfg.Replicas, nil)
-		if err != nil {
-			return nil, err
+	var cluster *client.Cluster
+	if len(cfg.Origins) > 0 || cfg.OriginsDNS.Enabled() {
+		var err error
+		if cluster, err = client.NewClusterFrom(context.Background(), cfg.Origins, cfg.OriginsDNS, cfg.Replicas, nil); err != nil {
+			return nil, fmt.Errorf("tracker: %w", err)
 		}
 		s.origins = cluster
 	}
@@ -93,7 +95,15 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 	s.handler = r
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	go s.expireLoop(ctx)
+	go func() {
+		defer close(s.done)
+		var wg sync.WaitGroup
+		if cluster != nil {
+			wg.Go(func() { cluster.FollowDNS(ctx, cfg.OriginsDNS, log) })
+		}
+		s.expireLoop(ctx)
+		wg.Wait()
+	}()
 	return s, nil
 }
 
@@ -110,7 +120,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return httpserver.Serve(ctx, l, s.handler)
 }
 
-// Close stops the expiry loop.
+// Close stops the expiry loop and the following of origins_dns.
 func (s *Server) Close() error {
 	s.stop()
 	<-s.done
@@ -118,7 +128,6 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) expireLoop(ctx context.Context) {
-	defer close(s.done)
 	t := time.NewTicker(s.cfg.PeerTTL)
 	defer t.Stop()
 	for {

@@ -5,24 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/hashring"
+	"github.com/docket-p2p/docket/lib/membership"
 )
 
 // Cluster reaches the origins that hold a digest on the hash ring — its owners, then its
 // stand-ins — trying them in ring order and moving on when one is unavailable. An origin
 // that failed recently is tried after the others (passive health), so a dead origin costs
 // one timeout, not one per request.
+//
+// Its members may change while it is in use (SetMembers, FollowDNS): every call works on the
+// ring it started with.
 type Cluster struct {
+	members  atomic.Pointer[clusterMembers]
+	replicas int
+	health   *Health
+	hc       *http.Client // nil: DefaultHTTPClient
+}
+
+// clusterMembers is one ring of a Cluster and its members' clients.
+type clusterMembers struct {
 	ring    *hashring.Ring
 	clients map[string]Client // single attempt: failover replaces retries
 	keyed   map[string]Client // with retries, for ForKey's stateful uploads
-	health  *Health
-	addrs   []string
-	hc      *http.Client // nil: DefaultHTTPClient
 }
 
 // Failover policy of the Cluster.
@@ -35,17 +46,68 @@ const (
 
 // NewCluster returns a client of the origins at addrs, each blob owned by replicas of them.
 func NewCluster(addrs []string, replicas int, hc *http.Client) (*Cluster, error) {
+	c := &Cluster{replicas: replicas, health: NewHealth(nil), hc: hc}
+	if err := c.SetMembers(addrs); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewClusterFrom is NewCluster with the members from dns when it is enabled (resolved now),
+// else addrs. Follow dns with FollowDNS.
+func NewClusterFrom(ctx context.Context, addrs []string, dns membership.Source, replicas int, hc *http.Client) (*Cluster, error) {
+	if dns.Enabled() {
+		ms, err := dns.Resolve(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("origin cluster: %w", err)
+		}
+		addrs = ms
+	}
+	return NewCluster(addrs, replicas, hc)
+}
+
+// SetMembers replaces the ring's members; members that stay keep their clients.
+func (c *Cluster) SetMembers(addrs []string) error {
 	if len(addrs) == 0 {
-		return nil, errors.New("origin cluster: no origins")
+		return errors.New("origin cluster: no origins")
 	}
-	ring := hashring.New(addrs, replicas)
-	clients := make(map[string]Client, len(addrs))
-	keyed := make(map[string]Client, len(addrs))
+	old := c.members.Load()
+	ring := hashring.New(addrs, c.replicas)
+	m := &clusterMembers{ring: ring, clients: make(map[string]Client, len(addrs)), keyed: make(map[string]Client, len(addrs))}
 	for _, a := range ring.Members() {
-		clients[a] = newSingleAttempt(a, hc)
-		keyed[a] = New(a, hc)
+		if old != nil && old.clients[a] != nil {
+			m.clients[a], m.keyed[a] = old.clients[a], old.keyed[a]
+			continue
+		}
+		m.clients[a] = newSingleAttempt(a, c.hc)
+		m.keyed[a] = New(a, c.hc)
 	}
-	return &Cluster{ring: ring, clients: clients, keyed: keyed, health: NewHealth(nil), addrs: ring.Members(), hc: hc}, nil
+	c.members.Store(m)
+	return nil
+}
+
+// FollowDNS resolves dns every interval (membership.DefaultInterval if unset) until ctx ends
+// and rebuilds the ring when the members change; a failed lookup keeps the ring. log reports
+// both. It returns at once when dns is not enabled.
+func (c *Cluster) FollowDNS(ctx context.Context, dns membership.Source, log *slog.Logger) {
+	if !dns.Enabled() {
+		return
+	}
+	interval := dns.Interval
+	if interval <= 0 {
+		interval = membership.DefaultInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	c.followDNS(ctx, dns, t.C, log)
+}
+
+func (c *Cluster) followDNS(ctx context.Context, dns membership.Source, tick <-chan time.Time, log *slog.Logger) {
+	dns.Watch(ctx, nil, c.Ring().Members(), tick, func(ms []string) {
+		if err := c.SetMembers(ms); err == nil {
+			log.Info("origin ring membership changed", "members", ms)
+		}
+	}, func(err error) { log.Warn("resolving the origins' DNS name; keeping the ring", "err", err) })
 }
 
 func (c *Cluster) markDown(addr string)          { c.health.MarkDown(addr) }
@@ -59,29 +121,31 @@ func (c *Cluster) Health() *Health { return c.health }
 // positive) until ctx ends, so that requests skip an origin that is down before they
 // would have to time out on it. Without it the cluster learns only from failed requests.
 func (c *Cluster) CheckHealth(ctx context.Context, interval time.Duration) {
-	c.health.Probe(ctx, c.addrs, interval, c.hc)
+	c.health.ProbeMembers(ctx, func() []string { return c.Ring().Members() }, interval, c.hc)
 }
 
-// Ring returns the cluster's hash ring.
-func (c *Cluster) Ring() *hashring.Ring { return c.ring }
+// Ring returns the cluster's hash ring now.
+func (c *Cluster) Ring() *hashring.Ring { return c.members.Load().ring }
 
 // Owners returns the clients of d's owners, most preferred first.
 func (c *Cluster) Owners(d core.Digest) []Client {
-	return c.clientsOf(c.ring.Owners(d.String()))
+	m := c.members.Load()
+	return m.clientsOf(m.ring.Owners(d.String()))
 }
 
 // ForKey returns the origin that key (an upload id) is routed to.
 func (c *Cluster) ForKey(key string) Client {
-	return c.keyed[c.ring.Owners(key)[0]]
+	m := c.members.Load()
+	return m.keyed[m.ring.Owners(key)[0]]
 }
 
 // Client returns the client of one member, or nil.
-func (c *Cluster) Client(addr string) Client { return c.clients[addr] }
+func (c *Cluster) Client(addr string) Client { return c.members.Load().clients[addr] }
 
-func (c *Cluster) clientsOf(addrs []string) []Client {
+func (m *clusterMembers) clientsOf(addrs []string) []Client {
 	out := make([]Client, 0, len(addrs))
 	for _, a := range addrs {
-		out = append(out, c.clients[a])
+		out = append(out, m.clients[a])
 	}
 	return out
 }
@@ -94,7 +158,8 @@ const HolderSpan = 2
 // Holders returns the clients of the origins that may hold d, most preferred first: its
 // owners, then its stand-ins.
 func (c *Cluster) Holders(d core.Digest) []Client {
-	return c.clientsOf(c.ring.Walk(d.String(), HolderSpan*c.ring.Replicas()))
+	m := c.members.Load()
+	return m.clientsOf(m.ring.Walk(d.String(), HolderSpan*m.ring.Replicas()))
 }
 
 // tryHolders calls fn on d's holders — owners first, then stand-ins, those that failed
