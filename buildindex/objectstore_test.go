@@ -7,30 +7,39 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/backend/backends"
 	"github.com/docket-p2p/docket/lib/backend/backendtest"
 	"github.com/docket-p2p/docket/lib/backend/s3"
 	"github.com/docket-p2p/docket/lib/metrics"
 )
 
-// The build-index on a real S3-compatible server (versitygw, started here): what it records
-// survives a restart that has nothing but the bucket, and deletes reach the bucket too.
-func TestS3BackendRestart(t *testing.T) {
+// versityIndexConfig starts versitygw with a bucket and returns a build-index configuration
+// on it (with its own data_dir) and the server, which the test may stop and start again.
+func versityIndexConfig(t *testing.T) (Config, *backendtest.Server) {
+	t.Helper()
 	root := t.TempDir()
 	const bucket, access, secret = "docket-bi", "docketaccess", "docketsecret123"
 	if err := os.Mkdir(filepath.Join(root, bucket), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	addr := backendtest.StartServer(t, "versitygw", "github.com/versity/versitygw/cmd/versitygw@v1.8.0",
+	srv := backendtest.StartStoppableServer(t, "versitygw", "github.com/versity/versitygw/cmd/versitygw@v1.8.0",
 		func(addr string) []string {
 			return []string{"--access", access, "--secret", secret, "--port", addr, "posix", root}
 		}, "/")
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Backend: BackendConfig{
+	return Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Backend: BackendConfig{
 		Type: backends.TypeS3,
-		S3: s3.Config{Bucket: bucket, Prefix: "index/", Endpoint: "http://" + addr, PathStyle: true,
+		S3: s3.Config{Bucket: bucket, Prefix: "index/", Endpoint: "http://" + srv.Addr, PathStyle: true,
 			AccessKeyID: access, SecretAccessKey: secret},
-	}}
+	}}, srv
+}
+
+// The build-index on a real S3-compatible server (versitygw, started here): what it records
+// survives a restart that has nothing but the bucket, and deletes reach the bucket too.
+func TestS3BackendRestart(t *testing.T) {
+	cfg, _ := versityIndexConfig(t)
 	open := func() *Server {
 		s, err := New(cfg, testLogger(t), metrics.NewNop())
 		if err != nil {
@@ -86,4 +95,79 @@ func TestS3BackendRestart(t *testing.T) {
 	if _, err := y.GetManifest("team/tool", m2.Digest); !errors.Is(err, ErrManifestUnknown) {
 		t.Fatalf("deleted manifest after restart: %v", err)
 	}
+}
+
+// TestS3StoreDownAtStart: a build-index restarted while its object store is down starts with
+// the tags it last saw (its local mirror), takes new tags (queued), and those reach the bucket
+// once the store is back, though the build-index restarted again in between.
+func TestS3StoreDownAtStart(t *testing.T) {
+	ctx := context.Background()
+	cfg, store := versityIndexConfig(t)
+	open := func(cfg Config) (*Server, error) {
+		s, err := New(cfg, testLogger(t), metrics.NewNop())
+		if err == nil {
+			t.Cleanup(func() { _ = s.Close() })
+		}
+		return s, err
+	}
+	// inBucket waits (bounded) until a build-index with nothing but the bucket sees tag.
+	inBucket := func(tag string, want core.Digest) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			fresh := cfg
+			fresh.DataDir = t.TempDir()
+			s, err := open(fresh)
+			if err == nil {
+				d, err := s.Index().GetTag("library/app", tag)
+				_ = s.Close()
+				if err == nil && d == want {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tag %s never reached the bucket (last: %v)", tag, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	first, err := open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, m2 := entry("one"), entry("two")
+	if err := first.Index().PutManifest(ctx, "library/app", m1, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	inBucket("v1", m1.Digest)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	store.Stop()
+	down, err := open(cfg)
+	if err != nil {
+		t.Fatalf("start while the store is down: %v", err)
+	}
+	if d, err := down.Index().GetTag("library/app", "v1"); err != nil || d != m1.Digest {
+		t.Fatalf("v1 while the store is down = %v, %v", d, err)
+	}
+	if err := down.Index().PutManifest(ctx, "library/app", m2, "v2"); err != nil {
+		t.Fatalf("tag put while the store is down: %v", err)
+	}
+	if err := down.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	store.Start()
+	back, err := open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, want := range map[string]core.Digest{"v1": m1.Digest, "v2": m2.Digest} {
+		if d, err := back.Index().GetTag("library/app", tag); err != nil || d != want {
+			t.Fatalf("%s after the store returned = %v, %v", tag, d, err)
+		}
+	}
+	inBucket("v2", m2.Digest)
 }

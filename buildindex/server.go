@@ -19,6 +19,7 @@ import (
 
 	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/backend/backends"
+	"github.com/docket-p2p/docket/lib/backend/fs"
 	"github.com/docket-p2p/docket/lib/backend/writeback"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
@@ -76,8 +77,14 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 			return nil, fmt.Errorf("build-index: backend: %w", err)
 		}
 		if cfg.Backend.Type != backends.TypeFS {
-			// An object store is written back to asynchronously from a durable local queue:
+			// An object store is mirrored on local disk, so the index loads while the store is
+			// down (mirror.go), and written back to asynchronously from a durable local queue:
 			// a tag put is acknowledged once it is on this disk, and survives a restart.
+			local, err := fs.New(filepath.Join(cfg.DataDir, mirrorDir))
+			if err != nil {
+				return nil, fmt.Errorf("build-index: %w", err)
+			}
+			be = &mirror{remote: be, local: local, log: log}
 			wb, err := writeback.New(filepath.Join(cfg.DataDir, writeBackDir), be, log, reg.Scope.SubScope("writeback"))
 			if err != nil {
 				return nil, fmt.Errorf("build-index: %w", err)

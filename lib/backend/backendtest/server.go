@@ -25,6 +25,26 @@ const serverStartTimeout = 30 * time.Second
 // server's host:port; StartServer waits until GET readyPath answers and returns host:port.
 func StartServer(t *testing.T, bin, install string, args func(addr string) []string, readyPath string) string {
 	t.Helper()
+	return StartStoppableServer(t, bin, install, args, readyPath).Addr
+}
+
+// Server is a storage server started by StartStoppableServer: a test can stop it (the store
+// goes down) and start it again on the same address, with the same data.
+type Server struct {
+	Addr string
+
+	t         *testing.T
+	bin, path string
+	args      []string
+	readyPath string
+	cmd       *exec.Cmd
+	exited    chan error
+	out       *tailBuffer
+}
+
+// StartStoppableServer is StartServer returning a Server the test can stop and restart.
+func StartStoppableServer(t *testing.T, bin, install string, args func(addr string) []string, readyPath string) *Server {
+	t.Helper()
 	path := LookBinary(t, bin, install)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -32,40 +52,58 @@ func StartServer(t *testing.T, bin, install string, args func(addr string) []str
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(path, args(addr)...)
-	out := &tailBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	s := &Server{Addr: addr, t: t, bin: bin, path: path, args: args(addr), readyPath: readyPath, out: &tailBuffer{}}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("%s output (last %d bytes):\n%s", bin, serverLogTail, s.out.String())
+		}
+	})
+	s.Start()
+	return s
+}
+
+// Start runs the server (again) and waits until it answers.
+func (s *Server) Start() {
+	t := s.t
+	t.Helper()
+	cmd := exec.Command(s.path, s.args...)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s output (last %d bytes):\n%s", bin, serverLogTail, out.String())
-		}
-	})
+	s.cmd, s.exited = cmd, exited
 	deadline := time.Now().Add(serverStartTimeout)
 	for {
-		resp, err := http.Get("http://" + addr + readyPath)
+		resp, err := http.Get("http://" + s.Addr + s.readyPath)
 		if err == nil {
 			resp.Body.Close()
-			return addr
+			return
 		}
 		select {
 		case werr := <-exited:
 			exited <- werr
-			t.Fatalf("%s exited before answering on %s (%v):\n%s", bin, addr, werr, out.String())
+			t.Fatalf("%s exited before answering on %s (%v):\n%s", s.bin, s.Addr, werr, s.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not start on %s: %v", bin, addr, err)
+			t.Fatalf("%s did not start on %s: %v", s.bin, s.Addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Stop kills the server and waits for it to exit; stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
 }
 
 // LookBinary returns the path of a test server's binary, looked up on PATH and in
