@@ -155,6 +155,11 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	stopUploads := p.startUploads()
 	err := p.loop()
 	stopUploads()
+	if ctx.Err() != nil {
+		// This side ended the connection (shutdown, a download's end): its context set the
+		// deadline that ended the read, which is no fault of the peer's.
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
 	for reason, e := range banReasons {
 		if errors.Is(err, e) {
 			s.ban(c.Remote.PeerID, reason)

@@ -531,3 +531,23 @@ func TestSeedingKeepsDialledPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownBansNobody: a scheduler shutting down ends its connections through their
+// context's deadline; that timeout is its own doing, not a stall of the peer's, and bans no one.
+func TestShutdownBansNobody(t *testing.T) {
+	data, m := blob(t, 512<<10)
+	seeder := startNode(t, Config{})
+	if err := seeder.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	leech := startNode(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := leech.s.DownloadAndSeed(ctx, m, []netip.AddrPort{seeder.addr}, leech.store); err != nil {
+		t.Fatal(err)
+	}
+	seeder.stop() // the leecher, still connected, is cut off by the seeder's shutdown
+	if seeder.s.Banned(leech.s.PeerID()) || counter(seeder, "peers_banned") != 0 {
+		t.Fatalf("the seeder banned the leecher at shutdown (%d bans)", counter(seeder, "peers_banned"))
+	}
+}
