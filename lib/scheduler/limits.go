@@ -33,18 +33,63 @@ var ErrBanned = errors.New("scheduler: peer banned")
 
 // uploads serves a peer's requests in arrival order from a bounded queue, so that reading
 // the peer's messages (its blocks for us, its cancels) never waits on writing blocks to it.
+// A request the peer cancels while it waits is not served: in endgame a peer asks several
+// others for the same blocks and cancels the rest once one has arrived, and serving them
+// anyway would spend the link on blocks nobody wants.
 type uploads struct {
 	queue chan wire.Message
 	wg    sync.WaitGroup
+
+	mu     sync.Mutex
+	queued map[blockRef]int // requests in the queue, by block (a peer may repeat one)
+	cancel map[blockRef]int // how many of those the peer cancelled
+}
+
+// blockRef names one requested block.
+type blockRef struct{ index, begin, length uint32 }
+
+func refOf(m wire.Message) blockRef { return blockRef{m.Index, m.Begin, m.Length} }
+
+// cancelled records that the peer cancelled request m; a cancel for a request not waiting
+// (served already, or never made) is ignored.
+func (u *uploads) cancelled(m wire.Message) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := refOf(m)
+	if u.cancel[r] < u.queued[r] {
+		u.cancel[r]++
+	}
+}
+
+// take removes m from the waiting requests and reports whether it was cancelled meanwhile.
+func (u *uploads) take(m wire.Message) (cancelled bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := refOf(m)
+	if u.queued[r]--; u.queued[r] <= 0 {
+		delete(u.queued, r)
+	}
+	if u.cancel[r] > 0 {
+		if u.cancel[r]--; u.cancel[r] == 0 {
+			delete(u.cancel, r)
+		}
+		return true
+	}
+	return false
 }
 
 // startUploads starts p's uploader; the returned stop ends it (closing the connection so a
 // write blocked on a peer that does not read returns) and waits for it.
 func (p *peer) startUploads() (stop func()) {
 	p.up.queue = make(chan wire.Message, maxRequestQueue)
+	p.up.queued, p.up.cancel = make(map[blockRef]int), make(map[blockRef]int)
 	p.up.wg.Go(func() {
 		for m := range p.up.queue {
-			if err := p.serve(m); err != nil {
+			serve := p.serve
+			if p.up.take(m) {
+				serve = p.refuse
+			}
+			if err := serve(m); err != nil {
 				p.c.Close()
 				for range p.up.queue { // drain until the reader stops
 				}
@@ -61,11 +106,15 @@ func (p *peer) startUploads() (stop func()) {
 
 // queueRequest queues a request for the uploader, or refuses it when the queue is full.
 func (p *peer) queueRequest(m wire.Message) error {
+	p.up.mu.Lock()
+	p.up.queued[refOf(m)]++ // before the uploader can take it
+	p.up.mu.Unlock()
 	select {
 	case p.up.queue <- m:
 		return nil
 	default:
 	}
+	p.up.take(m)
 	p.s.scope.Counter("requests_refused").Inc(1)
 	if p.c.Fast {
 		return p.send(wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})

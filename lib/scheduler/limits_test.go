@@ -15,6 +15,7 @@ import (
 	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/wire"
 )
 
@@ -215,5 +216,71 @@ func TestStrikesNeedOffences(t *testing.T) {
 	}
 	if !s.BannedAddr(ap) {
 		t.Fatal("not banned after protocol violations")
+	}
+}
+
+// TestCancelledRequestsAreNotServed: a peer that cancels requests still waiting in the
+// seeder's queue gets rejects (BEP 6) for them instead of their blocks; the others are served.
+func TestCancelledRequestsAreNotServed(t *testing.T) {
+	data, m := blob(t, 1<<20)
+	// 256 KiB/s: the first blocks take long enough for the cancels to find the rest waiting.
+	seeder := startNode(t, Config{Bandwidth: bandwidth.Config{EgressBytesPerSec: 256 << 10, Burst: wire.BlockSize}})
+	if err := seeder.s.Seed(m, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", seeder.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	wire.BindContext(ctx, nc)
+	c, err := wire.Initiate(ctx, nc, wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: m.InfoHash, PeerID: core.NewPeerID()}, wire.ParamsFor(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const requests, cancelled = 16, 8
+	perPiece := int(m.PieceLength / wire.BlockSize)
+	req := func(id wire.MessageID, k int) wire.Message {
+		return wire.Message{ID: id, Index: uint32(k / perPiece), Begin: uint32(k%perPiece) * wire.BlockSize, Length: wire.BlockSize}
+	}
+	for k := range requests {
+		if err := c.W.WriteMessage(req(wire.Request, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := requests - cancelled; k < requests; k++ {
+		if err := c.W.WriteMessage(req(wire.Cancel, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.W.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	served := map[int]bool{}
+	rejected := 0
+	for len(served)+rejected < requests {
+		msg, err := c.R.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d blocks and %d rejects: %v", len(served), rejected, err)
+		}
+		k := int(msg.Index)*perPiece + int(msg.Begin/wire.BlockSize)
+		switch msg.ID {
+		case wire.Piece:
+			if k >= requests-cancelled {
+				t.Errorf("cancelled block %d was served", k)
+			}
+			served[k] = true
+		case wire.RejectRequest:
+			if k < requests-cancelled {
+				t.Errorf("block %d was rejected though not cancelled", k)
+			}
+			rejected++
+		}
+	}
+	if len(served) != requests-cancelled || rejected != cancelled {
+		t.Fatalf("%d blocks served and %d rejected, want %d and %d", len(served), rejected, requests-cancelled, cancelled)
 	}
 }

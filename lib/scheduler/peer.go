@@ -256,6 +256,8 @@ func (p *peer) handle(m wire.Message) error {
 		t.mu.Unlock()
 	case wire.Request:
 		return p.queueRequest(m)
+	case wire.Cancel:
+		p.up.cancelled(m)
 	case wire.Piece:
 		return p.block(m)
 	case wire.RejectRequest:
@@ -420,15 +422,21 @@ func (p *peer) serve(m wire.Message) error {
 		return err
 	}
 	if buf == nil {
-		if p.c.Fast {
-			return p.send(wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})
-		}
-		return nil
+		return p.refuse(m)
 	}
 	if err := p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf}); err != nil {
 		return err
 	}
 	p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(int64(len(buf)))
+	return nil
+}
+
+// refuse answers request m without its block: a reject where the fast extension (BEP 6) asks
+// that every request be answered, else nothing.
+func (p *peer) refuse(m wire.Message) error {
+	if p.c.Fast {
+		return p.send(wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})
+	}
 	return nil
 }
 
