@@ -56,6 +56,10 @@ func (p *Picker[P]) Complete() bool { return p.have.Complete() }
 // Missing is the number of pieces we still lack.
 func (p *Picker[P]) Missing() int { return p.n - p.have.Count() }
 
+// maxEndgameFetchers is how many peers a piece is requested from at once in endgame: a second
+// one covers a slow first, and more would mostly spend links on copies that arrive too late.
+const maxEndgameFetchers = 2
+
 // Endgame reports whether every missing piece has a request in flight.
 func (p *Picker[P]) Endgame() bool {
 	return p.Missing() > 0 && p.requested == p.Missing()
@@ -179,7 +183,7 @@ func (p *Picker[P]) PickOnly(peer P, peerBits *wire.Bits, max int, only func(i i
 			if p.have.Has(i) || !peerBits.Has(i) {
 				continue
 			}
-			if _, mine := p.inflight[i][peer]; mine {
+			if _, mine := p.inflight[i][peer]; mine || len(p.inflight[i]) >= maxEndgameFetchers {
 				continue
 			}
 			cand = append(cand, i)

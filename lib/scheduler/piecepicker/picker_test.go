@@ -128,6 +128,28 @@ func TestEndgameDuplicatesAndCancels(t *testing.T) {
 	}
 }
 
+// TestEndgameFetchersCapped: in endgame a piece is asked of at most maxEndgameFetchers peers
+// at once; a third peer gets only the pieces fewer are fetching.
+func TestEndgameFetchersCapped(t *testing.T) {
+	p := newPicker(2)
+	for range 3 {
+		p.AddPeer(all(2))
+	}
+	if got := p.Pick("a", all(2), 2); len(got) != 2 {
+		t.Fatalf("a picked %v, want both pieces", got)
+	}
+	if got := p.Pick("b", bits(2, 0), 1); !slices.Equal(got, []int{0}) {
+		t.Fatalf("b picked %v, want the endgame duplicate 0", got)
+	}
+	// Piece 0 is in flight with a and b: c gets 1 only.
+	if got := p.Pick("c", all(2), 2); !slices.Equal(got, []int{1}) {
+		t.Fatalf("c picked %v, want only piece 1 (piece 0 has %d fetchers)", got, maxEndgameFetchers)
+	}
+	if got := p.Pick("d", all(2), 2); got != nil {
+		t.Fatalf("d picked %v, want nothing: both pieces have %d fetchers", got, maxEndgameFetchers)
+	}
+}
+
 func TestReleaseAndRemovePeer(t *testing.T) {
 	p := newPicker(2)
 	pb := all(2)
