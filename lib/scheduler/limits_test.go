@@ -23,6 +23,28 @@ import (
 // queue plus every block loopback's socket buffers can hold.
 const floodRequests = 20000
 
+// rawPeer connects to n as a bare wire peer of m's torrent, with the fast extension or not;
+// the connection is closed when the test ends.
+func rawPeer(ctx context.Context, t *testing.T, n *node, m *core.MetaInfo, fast bool) *wire.Conn {
+	t.Helper()
+	var reserved wire.Reserved
+	if fast {
+		reserved = wire.DefaultReserved()
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", n.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	wire.BindContext(ctx, nc)
+	c, err := wire.Initiate(ctx, nc, wire.Handshake{Reserved: reserved, InfoHash: m.InfoHash, PeerID: core.NewPeerID()}, wire.ParamsFor(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestRequestFloodIsCapped: a raw wire peer sends floodRequests requests and reads nothing
 // while it sends. Without the fast extension the seeder drops it once its queue is full,
 // having served only a bounded number; with it, the seeder rejects (BEP 6) what does not fit.
@@ -36,21 +58,7 @@ func TestRequestFloodIsCapped(t *testing.T) {
 	for _, fast := range []bool{false, true} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		var reserved wire.Reserved
-		if fast {
-			reserved = wire.DefaultReserved()
-		}
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", seeder.addr.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		wire.BindContext(ctx, nc)
-		c, err := wire.Initiate(ctx, nc, wire.Handshake{Reserved: reserved, InfoHash: m.InfoHash, PeerID: core.NewPeerID()}, wire.ParamsFor(m))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := rawPeer(ctx, t, seeder, m, fast)
 		if c.Fast != fast {
 			t.Fatalf("fast extension %v, want %v", c.Fast, fast)
 		}
@@ -230,17 +238,7 @@ func TestCancelledRequestsAreNotServed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", seeder.addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	wire.BindContext(ctx, nc)
-	c, err := wire.Initiate(ctx, nc, wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: m.InfoHash, PeerID: core.NewPeerID()}, wire.ParamsFor(m))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := rawPeer(ctx, t, seeder, m, true)
 	const requests, cancelled = 16, 8
 	perPiece := int(m.PieceLength / wire.BlockSize)
 	req := func(id wire.MessageID, k int) wire.Message {

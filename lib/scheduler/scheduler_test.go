@@ -506,20 +506,28 @@ func conns(n *node, h core.InfoHash) int {
 	return len(tr.conns)
 }
 
-// A download that goes on seeding keeps the peers it dialled, even once the context that
-// started it is done: they may still need its pieces. Unseed ends them.
-func TestSeedingKeepsDialledPeers(t *testing.T) {
+// seededLeecher starts a seeder of a 512 KiB blob and a leecher that downloads it from the
+// seeder and goes on seeding it; the context of the download is done when it returns.
+func seededLeecher(t *testing.T) (seeder, leech *node, m *core.MetaInfo) {
+	t.Helper()
 	data, m := blob(t, 512<<10)
-	seeder := startNode(t, Config{})
+	seeder = startNode(t, Config{})
 	if err := seeder.s.Seed(m, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
-	leech := startNode(t, Config{})
+	leech = startNode(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if err := leech.s.DownloadAndSeed(ctx, m, []netip.AddrPort{seeder.addr}, leech.store); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
+	return seeder, leech, m
+}
+
+// A download that goes on seeding keeps the peers it dialled, even once the context that
+// started it is done: they may still need its pieces. Unseed ends them.
+func TestSeedingKeepsDialledPeers(t *testing.T) {
+	seeder, leech, m := seededLeecher(t)
 	time.Sleep(200 * time.Millisecond) // time for a wrongly dropped connection to be seen
 	if n := conns(seeder, m.InfoHash); n != 1 {
 		t.Fatalf("the seeder has %d peers after the leecher finished, want 1", n)
@@ -535,17 +543,7 @@ func TestSeedingKeepsDialledPeers(t *testing.T) {
 // TestShutdownBansNobody: a scheduler shutting down ends its connections through their
 // context's deadline; that timeout is its own doing, not a stall of the peer's, and bans no one.
 func TestShutdownBansNobody(t *testing.T) {
-	data, m := blob(t, 512<<10)
-	seeder := startNode(t, Config{})
-	if err := seeder.s.Seed(m, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	leech := startNode(t, Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := leech.s.DownloadAndSeed(ctx, m, []netip.AddrPort{seeder.addr}, leech.store); err != nil {
-		t.Fatal(err)
-	}
+	seeder, leech, _ := seededLeecher(t)
 	seeder.stop() // the leecher, still connected, is cut off by the seeder's shutdown
 	if seeder.s.Banned(leech.s.PeerID()) || counter(seeder, "peers_banned") != 0 {
 		t.Fatalf("the seeder banned the leecher at shutdown (%d bans)", counter(seeder, "peers_banned"))
