@@ -23,6 +23,7 @@ import (
 	"github.com/uber-go/tally/v4"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/lib/fsutil"
 	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/scheduler/piecepicker"
 	"github.com/docket-p2p/docket/lib/scheduler/superseed"
@@ -368,7 +369,7 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 		}
 	}()
 	defer f.Close()
-	if err := f.Truncate(m.Length); err != nil {
+	if err := fsutil.Preallocate(f, m.Length); err != nil {
 		return fmt.Errorf("scheduler: temp file: %w", err)
 	}
 	t, err := s.addTorrent(m, f, false)
