@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -547,5 +548,62 @@ func TestShutdownBansNobody(t *testing.T) {
 	seeder.stop() // the leecher, still connected, is cut off by the seeder's shutdown
 	if seeder.s.Banned(leech.s.PeerID()) || counter(seeder, "peers_banned") != 0 {
 		t.Fatalf("the seeder banned the leecher at shutdown (%d bans)", counter(seeder, "peers_banned"))
+	}
+}
+
+// TestDialCap: a download dials at most half of max_conns_per_torrent peers at once, the rest
+// waiting their turn, so that peers dialling in still find free slots. The peers here take the
+// connection and never answer the handshake: each dial holds its slot until the handshake
+// times out, so no more than the cap can arrive within one handshake timeout of the first,
+// and every address is tried in the end.
+func TestDialCap(t *testing.T) {
+	_, m := blob(t, 256<<10)
+	const peers, maxConns, handshake = 8, 4, 300 * time.Millisecond
+	var mu sync.Mutex
+	var accepts []time.Time
+	var addrs []netip.AddrPort
+	for range peers {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		addrs = append(addrs, netip.MustParseAddrPort(l.Addr().String()))
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				accepts = append(accepts, time.Now())
+				mu.Unlock()
+				go func() {
+					_, _ = io.Copy(io.Discard, c) // until the dialler gives up and closes
+					c.Close()
+				}()
+			}
+		}()
+	}
+	leech := startNode(t, Config{MaxConnsPerTorrent: maxConns, HandshakeTimeout: handshake})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := leech.s.Download(ctx, m, addrs, leech.store); !errors.Is(err, ErrNoPeers) {
+		t.Fatalf("download from peers that never answer: %v, want ErrNoPeers", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(accepts) != peers {
+		t.Fatalf("%d of %d peers dialled", len(accepts), peers)
+	}
+	first := slices.MinFunc(accepts, func(a, b time.Time) int { return a.Compare(b) })
+	early := 0
+	for _, at := range accepts {
+		if at.Sub(first) < handshake {
+			early++
+		}
+	}
+	if early > maxConns/2 {
+		t.Errorf("%d dials within one handshake timeout, want at most %d (half of max_conns_per_torrent %d)", early, maxConns/2, maxConns)
 	}
 }
