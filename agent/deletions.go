@@ -72,7 +72,7 @@ func (f *deletionFollower) follow(ctx context.Context, l originclient.DeletionLi
 			if err != nil {
 				return dropped, err
 			}
-			if f.drop(d) {
+			if f.drop(ctx, d) {
 				dropped++
 			}
 			if t.Deleted.After(f.newest) {
@@ -92,10 +92,14 @@ func (f *deletionFollower) follow(ctx context.Context, l originclient.DeletionLi
 	}
 }
 
-// drop removes d from the cache and stops seeding it; it reports whether the cache held d.
-// Readers already serving it keep their open file.
-func (f *deletionFollower) drop(d core.Digest) bool {
+// drop removes d from the cache and stops seeding it; it reports whether it did. A blob the
+// origins hold again (pushed anew after the delete; only some origins drop their record then)
+// stays. Readers already serving it keep their open file.
+func (f *deletionFollower) drop(ctx context.Context, d core.Digest) bool {
 	if _, err := f.store.Stat(d); err != nil {
+		return false
+	}
+	if _, err := f.cluster.Stat(ctx, "", d); err == nil {
 		return false
 	}
 	f.forget(d)

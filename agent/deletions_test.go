@@ -42,4 +42,19 @@ func TestDeletedBlobsDropped(t *testing.T) {
 	if after := o.downloads(img.cd); after != before {
 		t.Errorf("config fetched from the origin again (%d -> %d downloads)", before, after)
 	}
+
+	// The layer is pushed again, and this origin keeps its deletion record (as origins other
+	// than the new owners do): the agent caches it again and keeps it.
+	o.put(t, img.layer)
+	if status, b, _ := get(t, layerURL); status != http.StatusOK || string(b) != string(img.layer) {
+		t.Fatalf("GET of the layer pushed again: status %d", status)
+	}
+	pulled := o.downloads(img.ld)
+	time.Sleep(200 * time.Millisecond) // ten polls, each reading the record again
+	if status, _, _ := get(t, layerURL); status != http.StatusOK {
+		t.Fatalf("GET of the layer pushed again, later: status %d", status)
+	}
+	if again := o.downloads(img.ld); again != pulled {
+		t.Errorf("the layer pushed again left the cache: %d -> %d downloads from the origin", pulled, again)
+	}
 }

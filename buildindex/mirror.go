@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/backend/fs"
@@ -34,6 +36,32 @@ type mirror struct {
 	local   *fs.Client
 	log     *slog.Logger
 	offline atomic.Bool // the last store call failed: read the mirror
+
+	// writes counts, per name, the starts and ends of Uploads and Deletes, so a read that
+	// raced one does not put back in the mirror what it read before (keepIf). Guarded by mu,
+	// which is also held for every change of the mirror.
+	mu     sync.Mutex
+	writes map[string]uint64
+}
+
+// version returns name's write count, to hand to keepIf after a read of the store.
+func (m *mirror) version(name string) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.writes[name]
+}
+
+// change runs fn, a change of name in the mirror, counted as a write.
+func (m *mirror) change(name string, fn func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.writes == nil {
+		m.writes = make(map[string]uint64)
+	}
+	m.writes[name]++
+	if fn != nil {
+		fn()
+	}
 }
 
 var _ backend.Client = (*mirror)(nil)
@@ -72,26 +100,44 @@ func (m *mirror) Download(ctx context.Context, name string, w io.Writer) error {
 	if m.offline.Load() {
 		return m.local.Download(ctx, name, w)
 	}
+	v := m.version(name)
 	buf := &cappedBuffer{limit: maxObjectBytes}
 	err := m.remote.Download(ctx, name, buf)
 	switch {
 	case m.answered(ctx, "download", name, err):
 		return m.local.Download(ctx, name, w)
 	case errors.Is(err, backend.ErrNotFound):
-		_ = m.local.Delete(ctx, name)
+		m.keepIf(ctx, name, nil, v)
 		return err
 	case err != nil:
 		return err
 	}
-	m.keep(ctx, name, buf.buf.Bytes())
+	m.keepIf(ctx, name, buf.buf.Bytes(), v)
 	_, err = w.Write(buf.buf.Bytes())
 	return err
 }
 
-// keep copies an object the store holds into the mirror; a failure only makes the mirror
-// older, and is logged.
+// keepIf makes the mirror hold b as name (nil: no such object), unless an Upload or Delete of
+// name started since version v: what was read may be older than what it wrote.
+func (m *mirror) keepIf(ctx context.Context, name string, b []byte, v uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.writes[name] != v {
+		return
+	}
+	m.keep(ctx, name, b)
+}
+
+// keep makes the mirror hold b as name (nil: removes it); a failure only makes the mirror
+// older, and is logged. Called with mu held.
 func (m *mirror) keep(ctx context.Context, name string, b []byte) {
-	if err := m.local.Upload(ctx, name, bytes.NewReader(b), int64(len(b))); err != nil {
+	var err error
+	if b == nil {
+		err = m.local.Delete(ctx, name)
+	} else {
+		err = m.local.Upload(ctx, name, bytes.NewReader(b), int64(len(b)))
+	}
+	if err != nil {
 		m.log.Warn("build-index: mirroring an object", "name", name, "err", err)
 	}
 }
@@ -101,12 +147,13 @@ func (m *mirror) Upload(ctx context.Context, name string, r io.Reader, size int6
 	if err != nil {
 		return err
 	}
+	m.change(name, nil)
 	if err := m.remote.Upload(ctx, name, bytes.NewReader(b), size); err != nil {
 		m.answered(ctx, "upload", name, err)
 		return err
 	}
 	m.offline.Store(false)
-	m.keep(ctx, name, b)
+	m.change(name, func() { m.keep(ctx, name, b) })
 	return nil
 }
 
@@ -114,6 +161,7 @@ func (m *mirror) Upload(ctx context.Context, name string, r io.Reader, size int6
 // store no longer holds; if the store fails, it lists the mirror.
 func (m *mirror) List(ctx context.Context, prefix string, fn func(name string) error) error {
 	var names []string
+	started := time.Now() // mirror files written since are newer than the listing: kept
 	err := m.remote.List(ctx, prefix, func(name string) error {
 		names = append(names, name)
 		return nil
@@ -136,7 +184,11 @@ func (m *mirror) List(ctx context.Context, prefix string, fn func(name string) e
 		return nil
 	})
 	for _, n := range stale {
-		_ = m.local.Delete(ctx, n)
+		m.mu.Lock()
+		if info, err := m.local.Stat(ctx, n); err == nil && info.ModTime.Before(started) {
+			_ = m.local.Delete(ctx, n)
+		}
+		m.mu.Unlock()
 	}
 	for _, n := range names {
 		if err := fn(n); err != nil {
@@ -147,10 +199,12 @@ func (m *mirror) List(ctx context.Context, prefix string, fn func(name string) e
 }
 
 func (m *mirror) Delete(ctx context.Context, name string) error {
+	m.change(name, nil)
 	if err := m.remote.Delete(ctx, name); err != nil {
 		m.answered(ctx, "delete", name, err)
 		return err
 	}
 	m.offline.Store(false)
-	return m.local.Delete(ctx, name)
+	m.change(name, func() { m.keep(ctx, name, nil) })
+	return nil
 }

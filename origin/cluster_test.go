@@ -425,7 +425,28 @@ func TestDeleteEverywhere(t *testing.T) {
 	if err := client.New(origins[1].addr, nil).Delete(ctx, "ns", d); err != nil {
 		t.Fatal(err)
 	}
+
+	// A backend that fails the delete does not keep the other origins' copies: the delete
+	// goes on to them and reports the failure, to be tried again.
+	data, d = randomBlob(t, 64<<10)
+	if err := cluster.Upload(ctx, "ns", d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	origins[0].srv.backends = oneBackend{failingDelete{origins[0].srv.backendFor("ns")}}
+	if err := client.New(origins[0].addr, nil).Delete(ctx, "ns", d); !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("delete with a failing backend: %v, want unavailable", err)
+	}
+	for _, o := range origins[1:] {
+		if _, err := o.srv.Store().Stat(d); err == nil {
+			t.Errorf("%s kept its copy because another origin's backend failed", o.addr)
+		}
+	}
 }
+
+// failingDelete is a backend whose Delete fails.
+type failingDelete struct{ backend.Client }
+
+func (failingDelete) Delete(context.Context, string) error { return errBackendDown }
 
 // gatedBackend is a hand-written backend wrapper whose Download sends the first half of the
 // object, then waits for release.

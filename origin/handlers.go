@@ -187,23 +187,25 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	// Blobs are content: a deleted one goes from every backend, whichever namespace wrote it,
 	// or a read-through in another namespace would bring it back. A read-only backend
 	// (another registry, a web server) is not ours to delete from.
+	// A backend that fails does not keep the peers' copies: the delete goes on everywhere
+	// it can, and fails (to be retried) for what it could not do.
+	var errs []error
 	for _, be := range s.backends.All() {
 		if err := be.Delete(r.Context(), blobName(d)); err != nil && !errors.Is(err, backend.ErrReadOnly) {
-			return fmt.Errorf("%w: backend: %w", client.ErrUnavailable, err)
+			errs = append(errs, fmt.Errorf("backend: %w", err))
 		}
 	}
 	if allowPeers(r) {
 		// Every origin may hold a copy (owners, the origin that took the commit, any that
 		// read it through): remove them all, or a read-through would bring the blob back.
-		var errs []error
 		for _, p := range s.peersNow() {
 			if err := p.Delete(r.Context(), r.URL.Query().Get("ns"), d); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("peer: %w", err))
 			}
 		}
-		if len(errs) > 0 {
-			return fmt.Errorf("%w: deleting %s on peers: %w", client.ErrUnavailable, d, errors.Join(errs...))
-		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: deleting %s: %w", client.ErrUnavailable, d, errors.Join(errs...))
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

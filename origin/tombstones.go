@@ -88,12 +88,12 @@ func (t *tombstones) path(d core.Digest) string {
 
 // add records that d was deleted now.
 func (t *tombstones) add(d core.Digest) error {
+	t.mu.Lock() // held across the file too, so memory and disk agree
+	defer t.mu.Unlock()
 	at := t.now().UTC()
 	if err := fsutil.WriteFileAtomic(t.path(d), journalTempPrefix+"*", []byte(at.Format(time.RFC3339Nano)+"\n")); err != nil {
 		return fmt.Errorf("tombstones: %w", err)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.dropLocked(d)
 	t.index[d] = at
 	e := client.Tombstone{Digest: d.String(), Deleted: at}
@@ -106,9 +106,8 @@ func (t *tombstones) add(d core.Digest) error {
 // remove forgets d's record: the blob is stored again.
 func (t *tombstones) remove(d core.Digest) {
 	t.mu.Lock()
-	found := t.dropLocked(d)
-	t.mu.Unlock()
-	if found {
+	defer t.mu.Unlock()
+	if t.dropLocked(d) {
 		_ = os.Remove(t.path(d))
 	}
 }
@@ -131,10 +130,10 @@ func (t *tombstones) pruneLocked() {
 	n := 0
 	for n < len(t.entries) && t.entries[n].Deleted.Before(cutoff) {
 		d, _ := core.ParseDigest(t.entries[n].Digest)
-		delete(t.index, d)
 		if err := os.Remove(t.path(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			break // kept, and retried on the next prune
 		}
+		delete(t.index, d)
 		n++
 	}
 	t.entries = slices.Delete(t.entries, 0, n)

@@ -203,12 +203,15 @@ func (dl *Downloader) swarm(ctx context.Context, repo string, d core.Digest) ([]
 }
 
 // seeding is one blob's seeding after its download; cancel ends it.
-type seeding struct{ cancel context.CancelFunc }
+type seeding struct {
+	h      core.InfoHash
+	cancel context.CancelFunc
+}
 
 // startSeeding seeds m's blob in the background (seed), ending an earlier seeding of it.
 func (dl *Downloader) startSeeding(m *core.MetaInfo, interval time.Duration) {
 	ctx, cancel := context.WithCancel(dl.base)
-	s := &seeding{cancel: cancel}
+	s := &seeding{h: m.InfoHash, cancel: cancel}
 	dl.mu.Lock()
 	if prev := dl.seeding[m.Digest]; prev != nil {
 		prev.cancel()
@@ -228,7 +231,7 @@ func (dl *Downloader) startSeeding(m *core.MetaInfo, interval time.Duration) {
 	}()
 }
 
-// Forget stops seeding d (a blob deleted from the registry); the tracker is told.
+// Forget stops seeding d (a blob deleted from the registry) at once; the tracker is told.
 func (dl *Downloader) Forget(d core.Digest) {
 	dl.mu.Lock()
 	s := dl.seeding[d]
@@ -236,6 +239,7 @@ func (dl *Downloader) Forget(d core.Digest) {
 	dl.mu.Unlock()
 	if s != nil {
 		s.cancel()
+		dl.o.Scheduler.Unseed(s.h) // now, not after the seeding's "stopped" announce
 	}
 }
 

@@ -19,6 +19,9 @@ func StartWriteback(f *os.File, off, n int64) {
 // and a full disk shows at the start of a download rather than midway. Where the file system
 // cannot preallocate, the file is only sized.
 func Preallocate(f *os.File, n int64) error {
+	if n == 0 {
+		return f.Truncate(0) // fallocate refuses an empty range
+	}
 	if err := unix.Fallocate(int(f.Fd()), 0, 0, n); err == nil {
 		return nil
 	} else if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
