@@ -554,11 +554,12 @@ func TestShutdownBansNobody(t *testing.T) {
 // TestDialCap: a download dials at most half of max_conns_per_torrent peers at once, the rest
 // waiting their turn, so that peers dialling in still find free slots. The peers here take the
 // connection and never answer the handshake: each dial holds its slot until the handshake
-// times out, so no more than the cap can arrive within one handshake timeout of the first,
-// and every address is tried in the end.
+// times out, so no more than the cap can arrive within one handshake timeout of the first
+// (half of one here: a loaded machine may accept a connection late), and every address is
+// tried in the end.
 func TestDialCap(t *testing.T) {
 	_, m := blob(t, 256<<10)
-	const peers, maxConns, handshake = 8, 4, 300 * time.Millisecond
+	const peers, maxConns, handshake = 8, 4, time.Second
 	var mu sync.Mutex
 	var accepts []time.Time
 	var addrs []netip.AddrPort
@@ -599,11 +600,11 @@ func TestDialCap(t *testing.T) {
 	first := slices.MinFunc(accepts, func(a, b time.Time) int { return a.Compare(b) })
 	early := 0
 	for _, at := range accepts {
-		if at.Sub(first) < handshake {
+		if at.Sub(first) < handshake/2 {
 			early++
 		}
 	}
 	if early > maxConns/2 {
-		t.Errorf("%d dials within one handshake timeout, want at most %d (half of max_conns_per_torrent %d)", early, maxConns/2, maxConns)
+		t.Errorf("%d dials within half a handshake timeout, want at most %d (half of max_conns_per_torrent %d)", early, maxConns/2, maxConns)
 	}
 }
