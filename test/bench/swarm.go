@@ -402,13 +402,18 @@ func randomBlob(size int64) ([]byte, core.Digest) {
 	return data, core.SHA256Digest(data)
 }
 
-// putStore writes blob d into the store at dir.
+// putStore writes blob d into the store at dir with its metainfo, as an origin holds a blob
+// pushed to it (it computes the metainfo at commit).
 func putStore(ctx context.Context, dir string, d core.Digest, data []byte) error {
 	st, err := store.New(dir, store.Options{})
 	if err != nil {
 		return err
 	}
-	return st.Put(ctx, d, int64(len(data)), bytes.NewReader(data))
+	if err := st.Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		return err
+	}
+	_, err = st.MetaInfo(ctx, d)
+	return err
 }
 
 // nearestRank returns the p-quantile of v by the nearest-rank method.
