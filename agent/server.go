@@ -113,7 +113,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // PeerAddr is the address of the agent's peer listener.
 func (s *Server) PeerAddr() net.Addr { return s.dl.PeerAddr() }
 
-// Close stops the evictor, the deletion follower and the downloads in progress and waits for them to end.
+// Close stops the evictor, the deletion follower, the following of origins_dns and the
+// downloads in progress, and waits for them to end.
 func (s *Server) Close() error {
 	s.stopEvictor()
 	<-s.evictorDone

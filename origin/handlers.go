@@ -186,9 +186,9 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Blobs are content: a deleted one goes from every backend, whichever namespace wrote it,
 	// or a read-through in another namespace would bring it back. A read-only backend
-	// (another registry, a web server) is not ours to delete from.
-	// A backend that fails does not keep the peers' copies: the delete goes on everywhere
-	// it can, and fails (to be retried) for what it could not do.
+	// (another registry, a web server) is not ours to delete from. A backend that fails does
+	// not keep the peers' copies: the delete goes on everywhere it can, and fails (to be
+	// retried) for what it could not do.
 	var errs []error
 	for _, be := range s.backends.All() {
 		if err := be.Delete(r.Context(), blobName(d)); err != nil && !errors.Is(err, backend.ErrReadOnly) {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,13 +36,9 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	n := client.ListPageMax
-	if v := q.Get("n"); v != "" {
-		m, err := strconv.Atoi(v)
-		if err != nil || m < 1 {
-			return fmt.Errorf("%w: bad page size n=%q", client.ErrBadRequest, v)
-		}
-		n = min(m, client.ListPageMax)
+	n, err := pageSize(q, client.ListPageMax)
+	if err != nil {
+		return err
 	}
 	var page client.ListPage
 	add := func(d core.Digest, size int64, mod time.Time) error {
@@ -55,7 +52,6 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 		page.Blobs = append(page.Blobs, client.ListedBlob{Digest: d.String(), Size: size, Modified: mod.UTC()})
 		return nil
 	}
-	var err error
 	if q.Get("source") == client.ListSourceBackend {
 		// One more than the page, so a full page knows that another follows.
 		err = s.walkBackends(r.Context(), after, n+1, add)
@@ -72,6 +68,20 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(page)
+}
+
+// pageSize reads a listing's page size from the query's n: at most max, which is also the
+// default.
+func pageSize(q url.Values, max int) (int, error) {
+	v := q.Get("n")
+	if v == "" {
+		return max, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%w: bad page size n=%q", client.ErrBadRequest, v)
+	}
+	return min(n, max), nil
 }
 
 // backendBlob is one blob listed in the backends.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,13 +164,9 @@ func (s *Server) listDeleted(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("%w: bad since=%q: want an RFC 3339 time", client.ErrBadRequest, v)
 		}
 	}
-	n := client.TombstonePageMax
-	if v := q.Get("n"); v != "" {
-		m, err := strconv.Atoi(v)
-		if err != nil || m < 1 {
-			return fmt.Errorf("%w: bad page size n=%q", client.ErrBadRequest, v)
-		}
-		n = min(m, client.TombstonePageMax)
+	n, err := pageSize(q, client.TombstonePageMax)
+	if err != nil {
+		return err
 	}
 	var page client.TombstonePage
 	page.Deleted, page.More = s.tombstones.since(from, n)

@@ -70,18 +70,9 @@ func (c *httpClient) list(ctx context.Context, after string, n int, source strin
 	if source != "" {
 		q.Set("source", source)
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, c.url("/blobs", "", q), nil)
-	if err != nil {
-		return ListPage{}, err
-	}
-	resp, err := c.do(req, http.StatusOK)
-	if err != nil {
-		return ListPage{}, err
-	}
-	defer resp.Body.Close()
 	var page ListPage
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxListBody)).Decode(&page); err != nil {
-		return ListPage{}, fmt.Errorf("%w: list from %s: %w", ErrUnavailable, c.addr, err)
+	if err := c.getJSON(ctx, "/blobs", q, maxListBody, "list", &page); err != nil {
+		return ListPage{}, err
 	}
 	for _, b := range page.Blobs {
 		if _, err := core.ParseDigest(b.Digest); err != nil || b.Size < 0 {
@@ -124,18 +115,9 @@ func (c *httpClient) Deleted(ctx context.Context, since time.Time, n int) (Tombs
 	if !since.IsZero() {
 		q.Set("since", since.UTC().Format(time.RFC3339Nano))
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, c.url("/deleted", "", q), nil)
-	if err != nil {
-		return TombstonePage{}, err
-	}
-	resp, err := c.do(req, http.StatusOK)
-	if err != nil {
-		return TombstonePage{}, err
-	}
-	defer resp.Body.Close()
 	var page TombstonePage
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxTombstoneBody)).Decode(&page); err != nil {
-		return TombstonePage{}, fmt.Errorf("%w: deletions from %s: %w", ErrUnavailable, c.addr, err)
+	if err := c.getJSON(ctx, "/deleted", q, maxTombstoneBody, "deletions", &page); err != nil {
+		return TombstonePage{}, err
 	}
 	for _, t := range page.Deleted {
 		if _, err := core.ParseDigest(t.Digest); err != nil {
@@ -143,4 +125,22 @@ func (c *httpClient) Deleted(ctx context.Context, since time.Time, n int) (Tombs
 		}
 	}
 	return page, nil
+}
+
+// getJSON decodes the JSON answer of GET path?q, at most limit bytes of it, into v; what names
+// the answer in the error of one that does not decode.
+func (c *httpClient) getJSON(ctx context.Context, path string, q url.Values, limit int64, what string, v any) error {
+	req, err := c.newRequest(ctx, http.MethodGet, c.url(path, "", q), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(v); err != nil {
+		return fmt.Errorf("%w: %s from %s: %w", ErrUnavailable, what, c.addr, err)
+	}
+	return nil
 }
