@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/docket-p2p/docket/internal/gotool"
 	"github.com/docket-p2p/docket/lib/config"
 )
 
@@ -128,15 +129,9 @@ func TestConfigDefaultsRoundTrip(t *testing.T) {
 // elsewhere it skips it.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
+	p, err := gotool.Look(name)
 	if err == nil {
 		return p
-	}
-	if gopath, gerr := exec.Command("go", "env", "GOPATH").Output(); gerr == nil {
-		cand := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
-		if _, serr := os.Stat(cand); serr == nil {
-			return cand
-		}
 	}
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s not found but CI=true (.ci/run installs it)", name)

@@ -5,11 +5,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/docket-p2p/docket/core"
+	"github.com/docket-p2p/docket/internal/gotool"
 	"github.com/docket-p2p/docket/lib/backend"
 	"github.com/docket-p2p/docket/lib/backend/s3"
 )
@@ -34,7 +33,7 @@ type swarmBucket struct {
 func newSwarmBucket(bin, work string) (*swarmBucket, error) {
 	if bin == "" {
 		var err error
-		if bin, err = lookGoTool("versitygw"); err != nil {
+		if bin, err = gotool.Look("versitygw"); err != nil {
 			return nil, fmt.Errorf("--backend s3 needs versitygw (go install %s): %w", versitygwModule, err)
 		}
 	}
@@ -77,20 +76,4 @@ func (b *swarmBucket) put(ctx context.Context, work string, d core.Digest, data 
 		return err
 	}
 	return c.Upload(ctx, backend.BlobName(d), bytes.NewReader(data), int64(len(data)))
-}
-
-// lookGoTool finds a tool on PATH or in $(go env GOPATH)/bin, where `go install` puts it.
-func lookGoTool(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	gopath, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", name, errNoBinary)
-	}
-	p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s: %w", name, errNoBinary)
-	}
-	return p, nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docket-p2p/docket/internal/gotool"
 	"github.com/docket-p2p/docket/lib/backend"
 )
 
@@ -112,13 +113,8 @@ func (s *Server) Stop() {
 // says (e.g. "apt-get install docker-registry").
 func LookBinary(t testing.TB, bin, install string) string {
 	t.Helper()
-	path, err := exec.LookPath(bin)
-	if err == nil {
-		return path
-	}
-	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-	path = filepath.Join(strings.TrimSpace(string(gopath)), "bin", bin)
-	if _, serr := os.Stat(path); serr != nil {
+	path, err := gotool.Look(bin)
+	if err != nil {
 		hint := install // a module ("path@version"), or how else to install bin
 		if strings.Contains(install, "@") {
 			hint = "go install " + install
