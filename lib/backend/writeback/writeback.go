@@ -173,32 +173,49 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	return b.local.Delete(ctx, name)
 }
 
+// readAttempts bounds how often a read looks at the queue again after a queued put's local
+// copy went away under it (written back, or deleted) in between.
+const readAttempts = 3
+
+// read answers a read of name from the queue, else the remote: local reads a queued put,
+// remote the remote's object. A queued put may be written back and its local copy removed
+// between the look at the queue and the local read; the read then looks again rather than
+// report the object missing.
+func (b *Backend) read(name string, local, remote func() error) error {
+	var err error
+	for range readAttempts {
+		b.mu.Lock()
+		op := b.pending[name]
+		b.mu.Unlock()
+		switch op {
+		case opPut:
+			// Nothing is written before the local file is open, so a retry starts clean.
+			if err = local(); !errors.Is(err, backend.ErrNotFound) {
+				return err
+			}
+		case opDelete:
+			return fmt.Errorf("%w: %s", backend.ErrNotFound, name)
+		default:
+			return remote()
+		}
+	}
+	return err
+}
+
 // Stat answers from the queue, else the remote.
 func (b *Backend) Stat(ctx context.Context, name string) (backend.Info, error) {
-	b.mu.Lock()
-	op := b.pending[name]
-	b.mu.Unlock()
-	switch op {
-	case opPut:
-		return b.local.Stat(ctx, name)
-	case opDelete:
-		return backend.Info{}, fmt.Errorf("%w: %s", backend.ErrNotFound, name)
-	}
-	return b.remote.Stat(ctx, name)
+	var info backend.Info
+	err := b.read(name,
+		func() (err error) { info, err = b.local.Stat(ctx, name); return err },
+		func() (err error) { info, err = b.remote.Stat(ctx, name); return err })
+	return info, err
 }
 
 // Download answers from the queue, else the remote.
 func (b *Backend) Download(ctx context.Context, name string, w io.Writer) error {
-	b.mu.Lock()
-	op := b.pending[name]
-	b.mu.Unlock()
-	switch op {
-	case opPut:
-		return b.local.Download(ctx, name, w)
-	case opDelete:
-		return fmt.Errorf("%w: %s", backend.ErrNotFound, name)
-	}
-	return b.remote.Download(ctx, name, w)
+	return b.read(name,
+		func() error { return b.local.Download(ctx, name, w) },
+		func() error { return b.remote.Download(ctx, name, w) })
 }
 
 // List lists the remote's names with the queued puts added and the queued deletes removed.
