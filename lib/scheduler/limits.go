@@ -24,6 +24,10 @@ const (
 	maxAddrStrikes = 3
 )
 
+// uploadBatch is how many waiting requests the uploader answers with one write: about what
+// the connection's write buffer holds (wire's writeBufferSize, four blocks).
+const uploadBatch = 4
+
 // errRequestFlood ends a connection without the fast extension whose peer has more than
 // maxRequestQueue requests waiting.
 var errRequestFlood = errors.New("scheduler: peer exceeded the request queue")
@@ -39,6 +43,7 @@ var ErrBanned = errors.New("scheduler: peer banned")
 type uploads struct {
 	queue chan wire.Message
 	wg    sync.WaitGroup
+	bufs  [uploadBatch][]byte // the uploader's block buffers, one per request of a batch
 
 	mu     sync.Mutex
 	queued map[blockRef]int // requests in the queue, by block (a peer may repeat one)
@@ -83,13 +88,26 @@ func (u *uploads) take(m wire.Message) (cancelled bool) {
 func (p *peer) startUploads() (stop func()) {
 	p.up.queue = make(chan wire.Message, maxRequestQueue)
 	p.up.queued, p.up.cancel = make(map[blockRef]int), make(map[blockRef]int)
+	for i := range p.up.bufs {
+		p.up.bufs[i] = make([]byte, wire.BlockSize)
+	}
 	p.up.wg.Go(func() {
+		batch := make([]wire.Message, 0, uploadBatch)
 		for m := range p.up.queue {
-			serve := p.serve
-			if p.up.take(m) {
-				serve = p.refuse
+			batch = append(batch[:0], m)
+		more:
+			for len(batch) < uploadBatch {
+				select {
+				case m, ok := <-p.up.queue:
+					if !ok {
+						break more
+					}
+					batch = append(batch, m)
+				default:
+					break more
+				}
 			}
-			if err := serve(m); err != nil {
+			if err := p.serve(batch); err != nil {
 				p.c.Close()
 				for range p.up.queue { // drain until the reader stops
 				}

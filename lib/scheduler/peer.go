@@ -40,8 +40,9 @@ type peer struct {
 	c    *wire.Conn
 	addr netip.Addr
 
-	wmu sync.Mutex // serialises writes on c.W
-	up  uploads    // the peer's requests waiting to be served (limits.go)
+	wmu    sync.Mutex // serialises writes on c.W
+	queued bool       // c.W holds messages queue buffered; guarded by wmu
+	up     uploads    // the peer's requests waiting to be served (limits.go)
 
 	// kind is what the peer said it is in its BEP 10 handshake (kindAgent, kindOrigin), else
 	// kindOther; it tags the byte counters. Guarded by t.mu.
@@ -67,12 +68,18 @@ const refusalBackoff = 500 * time.Millisecond
 // what it serves, and a stock client only rejects what it has once it chokes.
 const maxLies = 4
 
+// send writes msgs, after whatever queue left in the buffer, and flushes.
 func (p *peer) send(msgs ...wire.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
+	return p.write(msgs)
+}
+
+// write encodes msgs and flushes the buffer; called with wmu held.
+func (p *peer) write(msgs []wire.Message) error {
 	// A peer that takes nothing for StallTimeout is stalled as surely as one that sends
 	// nothing: the write fails rather than hold up the goroutine sending (often another
 	// peer's reader, broadcasting a have).
@@ -84,7 +91,58 @@ func (p *peer) send(msgs ...wire.Message) error {
 			return err
 		}
 	}
+	p.queued = false
 	return p.c.W.Flush()
+}
+
+// queueRoom is the most a message given to queue takes encoded (a have takes 9 bytes).
+const queueRoom = 17
+
+// haveFlushInterval is the longest a queued message waits: a download flushes every
+// connection's queue this often (torrent.flushQueued), and any send flushes it sooner.
+const haveFlushInterval = 50 * time.Millisecond
+
+// queue buffers msgs without a write: a finished piece is announced to every connection,
+// and a write(2) and a TCP segment per have per peer cost the hosts more CPU than the
+// pieces' data did. A buffer without room for them sends at once.
+func (p *peer) queue(msgs ...wire.Message) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.c.W.Available() < queueRoom*len(msgs) {
+		return p.write(msgs)
+	}
+	for _, m := range msgs {
+		if err := p.c.W.WriteMessage(m); err != nil {
+			return err
+		}
+	}
+	p.queued = true
+	return nil
+}
+
+// flushQueued sends what queue buffered, if anything.
+func (p *peer) flushQueued() error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if !p.queued {
+		return nil
+	}
+	return p.write(nil)
+}
+
+// flushQueued sends every connection's queued messages; one whose write fails is closed.
+func (t *torrent) flushQueued() {
+	t.mu.Lock()
+	conns := make([]*peer, 0, len(t.conns))
+	for q := range t.conns {
+		conns = append(conns, q)
+	}
+	t.mu.Unlock()
+	for _, q := range conns {
+		if err := q.flushQueued(); err != nil {
+			q.c.Close()
+		}
+	}
 }
 
 func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr netip.Addr) error {
@@ -96,9 +154,13 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 	defer stop()
 	p := &peer{s: s, t: t, c: c, addr: addr, bits: wire.NewBits(t.m.NumPieces()), pieces: make(map[int]*partial), choked: true, kind: kindOther}
 
+	// The hello goes out before anything another goroutine sends p (a have) once p is in
+	// t.conns: p's writer is held from here until it is written.
+	p.wmu.Lock()
 	t.mu.Lock()
 	if len(t.conns) >= s.cfg.MaxConnsPerTorrent {
 		t.mu.Unlock()
+		p.wmu.Unlock()
 		return errTooManyConns
 	}
 	t.conns[p] = struct{}{}
@@ -149,11 +211,13 @@ func (s *Scheduler) runPeer(ctx context.Context, t *torrent, c *wire.Conn, addr 
 		t.mu.Unlock()
 		sendAll(reqs)
 	}()
-	if err := p.send(hello...); err != nil {
+	err := p.write(hello)
+	p.wmu.Unlock()
+	if err != nil {
 		return err
 	}
 	stopUploads := p.startUploads()
-	err := p.loop()
+	err = p.loop()
 	stopUploads()
 	if ctx.Err() != nil {
 		// This side ended the connection (shutdown, a download's end): its context set the
@@ -348,10 +412,7 @@ func (p *peer) fill() []wire.Message {
 	}
 	var reqs []wire.Message
 	bits := p.askable()
-	depth := p.s.cfg.PipelineDepth
-	if p.kind == kindAgent {
-		depth = p.s.cfg.AgentPipelineDepth
-	}
+	depth := p.depth()
 	for p.outstanding < depth {
 		var idx = -1
 		for i, pp := range p.pieces {
@@ -387,6 +448,15 @@ func (p *peer) fill() []wire.Message {
 	return reqs
 }
 
+// depth is how many block requests p is kept busy with: AgentPipelineDepth to a Docket
+// agent, PipelineDepth to others. Called with t.mu held.
+func (p *peer) depth() int {
+	if p.kind == kindAgent {
+		return p.s.cfg.AgentPipelineDepth
+	}
+	return p.s.cfg.PipelineDepth
+}
+
 // askable is the pieces p may be asked for: those it holds, less those it refused lately.
 // Called with t.mu held.
 func (p *peer) askable() *wire.Bits {
@@ -416,33 +486,43 @@ func (p *peer) heldElsewhere(i int) bool {
 	return false
 }
 
-func (p *peer) serve(m wire.Message) error {
-	buf, kind, err := p.read(m)
-	if err != nil {
+// serve answers the peer's requests ms with one write: a block each, or a refusal for one
+// cancelled while it waited (up.take) or not served (read).
+// Blocks are read into p.up.bufs, free again once the write returns.
+func (p *peer) serve(ms []wire.Message) error {
+	out := make([]wire.Message, 0, len(ms))
+	var kind string
+	var sent int64
+	for i, m := range ms {
+		var buf []byte
+		if !p.up.take(m) {
+			var err error
+			if buf, kind, err = p.read(m, p.up.bufs[i]); err != nil {
+				return err
+			}
+		}
+		switch {
+		case buf != nil:
+			out = append(out, wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf})
+			sent += int64(len(buf))
+		case p.c.Fast:
+			// The fast extension (BEP 6) asks that every request be answered.
+			out = append(out, wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})
+		}
+	}
+	if err := p.send(out...); err != nil {
 		return err
 	}
-	if buf == nil {
-		return p.refuse(m)
+	if sent > 0 {
+		p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(sent)
 	}
-	if err := p.send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: buf}); err != nil {
-		return err
-	}
-	p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(int64(len(buf)))
 	return nil
 }
 
-// refuse answers request m without its block: a reject where the fast extension (BEP 6) asks
-// that every request be answered, else nothing.
-func (p *peer) refuse(m wire.Message) error {
-	if p.c.Fast {
-		return p.send(wire.Message{ID: wire.RejectRequest, Index: m.Index, Begin: m.Begin, Length: m.Length})
-	}
-	return nil
-}
-
-// read returns the block request m asks for, or nil when it is refused (a piece not held, or
-// held back by super-seeding); kind is the peer's kind for the byte counters.
-func (p *peer) read(m wire.Message) (buf []byte, kind string, err error) {
+// read reads the block request m asks for into dst (of at least wire.BlockSize bytes) and
+// returns it, or nil when it is refused (a piece not held, or held back by super-seeding);
+// kind is the peer's kind for the byte counters.
+func (p *peer) read(m wire.Message, dst []byte) (buf []byte, kind string, err error) {
 	t := p.t
 	t.srcMu.RLock() // src stays open until the block is read
 	defer t.srcMu.RUnlock()
@@ -461,7 +541,7 @@ func (p *peer) read(m wire.Message) (buf []byte, kind string, err error) {
 	if !have || m.Length > wire.BlockSize {
 		return nil, kind, nil
 	}
-	buf = make([]byte, m.Length)
+	buf = dst[:m.Length]
 	off := int64(m.Index)*t.m.PieceLength + int64(m.Begin)
 	if _, err := src.ReadAt(buf, off); err != nil {
 		return nil, kind, fmt.Errorf("scheduler: read piece %d: %w", m.Index, err)
@@ -492,7 +572,13 @@ func (p *peer) block(m wire.Message) error {
 	pp.received++
 	p.outstanding--
 	if pp.received < len(pp.got) {
-		reqs := p.fill()
+		var reqs []wire.Message
+		if p.depth()-p.outstanding >= p.depth()/2 {
+			// Requests go out by half a pipeline at a time, not one per block
+			// received: a write(2) and a segment each way per 17-byte request cost the
+			// hosts more than the few blocks the pipeline runs shallower.
+			reqs = p.fill()
+		}
 		t.mu.Unlock()
 		return p.send(reqs...)
 	}
@@ -533,14 +619,34 @@ func (p *peer) block(m wire.Message) error {
 			delete(q.pieces, idx)
 		}
 	}
-	msgs := make(map[*peer][]wire.Message, len(t.conns))
+	// The have goes at once to origins (a super-seeding origin spreads pieces by them), to p
+	// and to peers with cancels; the other peers get it with their next message or within
+	// haveFlushInterval. A Docket agent that holds the piece is not told: it asks no one for
+	// it, and agents all unchoke each other, so interest is no reason either.
+	have := wire.Message{ID: wire.Have, Index: uint32(idx)}
+	msgs := make(map[*peer][]wire.Message, len(cancels)+1)
+	var later []*peer
 	for q := range t.conns {
-		msgs[q] = append(cancels[q], wire.Message{ID: wire.Have, Index: uint32(idx)})
+		switch {
+		case cancels[q] != nil:
+			msgs[q] = append(cancels[q], have)
+		case q.kind == kindAgent && q.bits.Has(idx):
+		case q == p || q.kind == kindOrigin:
+			msgs[q] = []wire.Message{have}
+		default:
+			later = append(later, q)
+		}
 	}
 	msgs[p] = append(msgs[p], p.fill()...)
 	complete := t.picker.Complete()
 	t.mu.Unlock()
+	for _, q := range later {
+		if err := q.queue(have); err != nil {
+			q.c.Close()
+		}
+	}
 	if complete {
+		// After the queueing, so the download's last flush takes these haves too.
 		t.closeDone()
 	}
 	return sendAll(msgs)[p]

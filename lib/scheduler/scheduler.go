@@ -461,10 +461,15 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 	// announces: the pipelines are topped up on a timer too.
 	refillTick := time.NewTicker(refusalBackoff)
 	defer refillTick.Stop()
+	flushTick := time.NewTicker(haveFlushInterval)
+	defer flushTick.Stop()
 	for done := false; !done; {
 		select {
 		case <-t.done:
+			t.flushQueued()
 			done = true
+		case <-flushTick.C:
+			t.flushQueued()
 		case <-refillTick.C:
 			t.mu.Lock()
 			var reqs map[*peer][]wire.Message

@@ -49,6 +49,9 @@ func (w *Writer) Flush() error { return w.bw.Flush() }
 // Buffered returns the number of bytes waiting for Flush.
 func (w *Writer) Buffered() int { return w.bw.Buffered() }
 
+// Available returns how many more bytes fit in the buffer before a write has to go out.
+func (w *Writer) Available() int { return w.bw.Available() }
+
 // AppendMessage appends m's encoding, length prefix included, to dst.
 func AppendMessage(dst []byte, m Message) ([]byte, error) {
 	out, err := appendHeader(dst, m)
