@@ -435,7 +435,7 @@ func (p *peer) fill() []wire.Message {
 			}
 			for _, i := range picked {
 				size := t.m.PieceSize(i)
-				p.pieces[i] = &partial{buf: make([]byte, size), got: make([]bool, wire.BlockCount(size))}
+				p.pieces[i] = &partial{buf: t.pieceBuf(i), got: make([]bool, wire.BlockCount(size))}
 			}
 			continue
 		}
@@ -585,14 +585,18 @@ func (p *peer) block(m wire.Message) error {
 	delete(p.pieces, idx)
 	t.mu.Unlock()
 
-	if err := metainfo.VerifyPiece(t.m, idx, pp.buf); err != nil {
+	err := metainfo.VerifyPiece(t.m, idx, pp.buf)
+	if err != nil {
+		t.freePieceBuf(pp.buf)
 		p.s.scope.Counter("pieces_failed").Inc(1)
 		t.mu.Lock()
 		t.picker.Release(p, idx)
 		t.mu.Unlock()
 		return fmt.Errorf("%w: piece %d from %s: %v", ErrBadPiece, idx, p.addr, err)
 	}
-	if err := t.write(idx, pp.buf); err != nil {
+	err = t.write(idx, pp.buf)
+	t.freePieceBuf(pp.buf) // written (copied) or not, nothing refers to it now
+	if err != nil {
 		t.mu.Lock()
 		t.picker.Release(p, idx)
 		t.mu.Unlock()

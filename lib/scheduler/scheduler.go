@@ -146,7 +146,23 @@ type torrent struct {
 	ledger *superseed.Ledger[*peer]
 	done   chan struct{}
 	once   sync.Once
+	// bufs holds piece buffers (PieceLength bytes) free for reuse: a download goes through
+	// a blob's worth of them, and fresh memory for each costs page faults and GC work.
+	bufs sync.Pool
 }
+
+// pieceBuf returns a buffer for piece i, its contents undefined (every block overwrites it
+// before the piece is verified).
+func (t *torrent) pieceBuf(i int) []byte {
+	size := int(t.m.PieceSize(i))
+	if b, ok := t.bufs.Get().(*[]byte); ok && cap(*b) >= size {
+		return (*b)[:size]
+	}
+	return make([]byte, size, t.m.PieceLength)
+}
+
+// freePieceBuf gives back a buffer from pieceBuf that nothing refers to any more.
+func (t *torrent) freePieceBuf(b []byte) { t.bufs.Put(&b) }
 
 func (t *torrent) closeDone() { t.once.Do(func() { close(t.done) }) }
 
