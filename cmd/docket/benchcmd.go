@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/docket-p2p/docket/core"
@@ -84,9 +85,11 @@ func benchSwarm(ctx context.Context, e *env) error {
 // namespace runs in the swarm benchmark. It waits until the given instant, downloads URL,
 // verifies it against D and prints the seconds from that instant to the last byte.
 func benchFetch(ctx context.Context, e *env) error {
-	fs := e.newFlagSet("bench fetch", "--at UNIX_NANOS --digest DIGEST URL")
+	fs := e.newFlagSet("bench fetch", "--at UNIX_NANOS --digest DIGEST [--size BYTES --crc32c HEX] URL")
 	at := fs.Int64("at", 0, "start `instant` in Unix nanoseconds (default: now)")
-	digest := fs.String("digest", "", "expected `digest` of the content")
+	digest := fs.String("digest", "", "expected `digest` of the content (checked by SHA-256 unless --crc32c is given)")
+	size := fs.Int64("size", 0, "expected length in `bytes`, with --crc32c")
+	crc := fs.String("crc32c", "", "expected CRC-32C (Castagnoli) of the content, 8 `hex` digits, checked instead of the digest")
 	if err := e.parse(fs); err != nil {
 		return err
 	}
@@ -97,9 +100,20 @@ func benchFetch(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("%w: --digest: %v", errUsage, err)
 	}
+	want := bench.FetchWant{Digest: d}
+	if *crc != "" {
+		v, err := strconv.ParseUint(*crc, 16, 32)
+		if err != nil || len(*crc) != 8 {
+			return fmt.Errorf("%w: --crc32c: want 8 hex digits, got %q", errUsage, *crc)
+		}
+		if *size <= 0 {
+			return fmt.Errorf("%w: --crc32c needs --size", errUsage)
+		}
+		want.CRC32C, want.Size, want.UseCRC = uint32(v), *size, true
+	}
 	start := time.Now()
 	if *at != 0 {
 		start = time.Unix(0, *at)
 	}
-	return bench.RunFetch(ctx, fs.Arg(0), start, d, e.stdout)
+	return bench.RunFetch(ctx, fs.Arg(0), start, want, e.stdout)
 }
