@@ -514,7 +514,7 @@ func (p *peer) serve(ms []wire.Message) error {
 		return err
 	}
 	if sent > 0 {
-		p.s.scope.Tagged(map[string]string{"peer": kind}).Counter("bytes_out").Inc(sent)
+		p.s.bytesOut[kind].Inc(sent)
 	}
 	return nil
 }
@@ -553,7 +553,7 @@ func (p *peer) block(m wire.Message) error {
 	t := p.t
 	idx := int(m.Index)
 	t.mu.Lock()
-	p.s.scope.Tagged(map[string]string{"peer": p.kind}).Counter("bytes_in").Inc(int64(len(m.Payload)))
+	p.s.bytesIn[p.kind].Inc(int64(len(m.Payload)))
 	t.received[p.kind] += int64(len(m.Payload))
 	pp := p.pieces[idx]
 	j := int(m.Begin / wire.BlockSize)

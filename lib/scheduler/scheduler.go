@@ -46,12 +46,15 @@ type FileCommitter interface {
 
 // Scheduler runs torrents for one host.
 type Scheduler struct {
-	cfg    Config
-	log    *slog.Logger
-	scope  tally.Scope
-	now    func() time.Time
-	peerID core.PeerID
-	limit  *bandwidth.Limiter
+	cfg   Config
+	log   *slog.Logger
+	scope tally.Scope
+	// bytesIn and bytesOut are the byte counters by peer kind, made once: a Tagged scope
+	// per block cost more CPU than the block's bookkeeping.
+	bytesIn, bytesOut map[string]tally.Counter
+	now               func() time.Time
+	peerID            core.PeerID
+	limit             *bandwidth.Limiter
 
 	lookup Lookup
 	origin bool // tell peers we are an origin (BEP 10 "docket_origin")
@@ -98,6 +101,11 @@ func New(cfg Config, log *slog.Logger, scope tally.Scope, opts ...Option) (*Sche
 		bans:     make(map[core.PeerID]time.Time),
 		addrBans: make(map[netip.AddrPort]time.Time),
 		strikes:  make(map[netip.AddrPort]strikes),
+	}
+	s.bytesIn, s.bytesOut = make(map[string]tally.Counter), make(map[string]tally.Counter)
+	for _, kind := range []string{kindAgent, kindOrigin, kindOther} {
+		tagged := scope.Tagged(map[string]string{"peer": kind})
+		s.bytesIn[kind], s.bytesOut[kind] = tagged.Counter("bytes_in"), tagged.Counter("bytes_out")
 	}
 	for _, o := range opts {
 		o(s)
