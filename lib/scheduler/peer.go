@@ -120,28 +120,32 @@ func (p *peer) queue(msgs ...wire.Message) error {
 	return nil
 }
 
-// flushQueued sends what queue buffered, if anything.
-func (p *peer) flushQueued() error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if !p.queued {
-		return nil
+// flushQueued starts sending what queue buffered, if anything, without waiting for it: a
+// peer that takes nothing must not hold up the download's loop for StallTimeout. A writer
+// already held is left alone: whoever holds it sends the queue along, or (queue) leaves it
+// for the next flush.
+func (p *peer) flushQueued() {
+	if !p.wmu.TryLock() {
+		return
 	}
-	return p.write(nil)
+	if !p.queued {
+		p.wmu.Unlock()
+		return
+	}
+	go func() {
+		defer p.wmu.Unlock()
+		if err := p.write(nil); err != nil {
+			p.c.Close()
+		}
+	}()
 }
 
-// flushQueued sends every connection's queued messages; one whose write fails is closed.
+// flushQueued flushes every connection's queued messages (peer.flushQueued).
 func (t *torrent) flushQueued() {
 	t.mu.Lock()
-	conns := make([]*peer, 0, len(t.conns))
+	defer t.mu.Unlock()
 	for q := range t.conns {
-		conns = append(conns, q)
-	}
-	t.mu.Unlock()
-	for _, q := range conns {
-		if err := q.flushQueued(); err != nil {
-			q.c.Close()
-		}
+		q.flushQueued()
 	}
 }
 
