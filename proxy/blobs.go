@@ -141,7 +141,8 @@ func (b *blobs) DeleteBlob(ctx context.Context, repo string, d core.Digest) erro
 
 // remoteBlob is a seekable view of a blob on the origins. Seeking only records the offset; the
 // first Read after a Seek opens a download from that offset, so http.ServeContent's size probe
-// (Seek to the end and back) costs no request and a Range request downloads only its range.
+// (Seek to the end and back) costs no request, and a download covers only the bytes the
+// handler said it will read (LimitRead), so a Range request fetches only its range.
 type remoteBlob struct {
 	ctx     context.Context
 	cluster *client.Cluster
@@ -149,15 +150,28 @@ type remoteBlob struct {
 	d       core.Digest
 	size    int64
 	off     int64
+	limit   int64 // bytes the next download is to cover from off (LimitRead), 0 for all
+	end     int64 // where the open download ends
 	body    io.ReadCloser
 }
+
+var _ registry.ReadLimiter = (*remoteBlob)(nil)
+
+// LimitRead makes the next download cover n bytes from the current offset.
+func (r *remoteBlob) LimitRead(n int64) { r.limit = n }
 
 func (r *remoteBlob) Read(p []byte) (int, error) {
 	if r.off >= r.size {
 		return 0, io.EOF
 	}
 	if r.body == nil {
-		body, err := r.cluster.Download(r.ctx, r.repo, r.d, r.off, -1)
+		length := int64(-1)
+		r.end = r.size
+		if r.limit > 0 && r.off+r.limit < r.size {
+			length, r.end = r.limit, r.off+r.limit
+		}
+		r.limit = 0
+		body, err := r.cluster.Download(r.ctx, r.repo, r.d, r.off, length)
 		if err != nil {
 			return 0, originErr(err)
 		}
@@ -165,8 +179,15 @@ func (r *remoteBlob) Read(p []byte) (int, error) {
 	}
 	n, err := r.body.Read(p)
 	r.off += int64(n)
-	if err == io.EOF && r.off < r.size {
-		err = fmt.Errorf("blob %s: origin closed the stream at %d of %d bytes: %w", r.d, r.off, r.size, io.ErrUnexpectedEOF)
+	if err == io.EOF {
+		switch {
+		case r.off < r.end:
+			err = fmt.Errorf("blob %s: origin closed the stream at %d of %d bytes: %w", r.d, r.off, r.end, io.ErrUnexpectedEOF)
+		case r.off < r.size:
+			// The limited download is done; reading on opens another to the end.
+			r.body.Close()
+			r.body, err = nil, nil
+		}
 	}
 	return n, err
 }
@@ -186,9 +207,12 @@ func (r *remoteBlob) Seek(offset int64, whence int) (int64, error) {
 	if abs < 0 {
 		return 0, fmt.Errorf("blob %s: negative offset %d", r.d, abs)
 	}
-	if abs != r.off && r.body != nil {
-		r.body.Close()
-		r.body = nil
+	if abs != r.off {
+		if r.body != nil {
+			r.body.Close()
+			r.body = nil
+		}
+		r.limit = 0
 	}
 	r.off = abs
 	return abs, nil

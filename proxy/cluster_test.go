@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,33 @@ type stack struct {
 	// originAddrs and indexAddr are where the origins and the build-index listen.
 	originAddrs []string
 	indexAddr   string
+	// originSent counts the bytes the origins wrote to their HTTP connections.
+	originSent *atomic.Int64
+}
+
+// countingListener counts the bytes written to the connections it accepts into sent.
+type countingListener struct {
+	net.Listener
+	sent *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: c, sent: l.sent}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	sent *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.sent.Add(int64(n))
+	return n, err
 }
 
 // startStack starts n origins (ring replicas r), a build-index and a proxy on 127.0.0.1 and
@@ -58,7 +86,7 @@ func startStackWith(t *testing.T, n, r int, now func() time.Time, gcGrace time.D
 		addrs[i] = ls[i].Addr().String()
 	}
 	backendRoot, teamRoot := t.TempDir(), t.TempDir()
-	st := &stack{backendRoot: backendRoot, teamRoot: teamRoot, originAddrs: addrs}
+	st := &stack{backendRoot: backendRoot, teamRoot: teamRoot, originAddrs: addrs, originSent: new(atomic.Int64)}
 	for i, l := range ls {
 		o, err := origin.New(origin.Config{Listen: addrs[i], PeerListen: "127.0.0.1:0", Tracker: origin.TrackerNone, Self: addrs[i], Cluster: addrs, Replicas: r,
 			DataDir: t.TempDir(), Backend: origin.BackendConfig{Type: "fs", Root: backendRoot},
@@ -67,7 +95,7 @@ func startStackWith(t *testing.T, n, r int, now func() time.Time, gcGrace time.D
 		if err != nil {
 			t.Fatal(err)
 		}
-		st.stopOrigin = append(st.stopOrigin, serveStoppable(t, l, o))
+		st.stopOrigin = append(st.stopOrigin, serveStoppable(t, countingListener{Listener: l, sent: st.originSent}, o))
 		st.origins = append(st.origins, o)
 	}
 	bl := listen(t)
@@ -135,11 +163,12 @@ func do(t *testing.T, method, url string, hdr map[string]string, body []byte) (i
 
 // TestBlobsPerRepository checks what the proxy adds to the origins' content store: a blob
 // is visible only in repositories it was pushed or mounted into, ranges download only their
-// bytes, and deleting from one repository leaves the others' link alone.
+// bytes (from the origins too), and deleting from one repository leaves the others' link
+// alone.
 func TestBlobsPerRepository(t *testing.T) {
 	st := startStack(t, 3, 2)
 	base := "http://" + st.host + "/v2/"
-	blob := make([]byte, 256<<10)
+	blob := make([]byte, 8<<20)
 	rand.Read(blob)
 	d := core.SHA256Digest(blob)
 
@@ -159,11 +188,17 @@ func TestBlobsPerRepository(t *testing.T) {
 		{"bytes=1000-70000", 1000, 70000},
 		{"bytes=-4096", len(blob) - 4096, len(blob) - 1},
 		{"bytes=200000-", 200000, len(blob) - 1},
+		{"bytes=4194304-4194815", 4 << 20, 4<<20 + 511},
 	} {
+		before := st.originSent.Load()
 		code, hdr, body := do(t, http.MethodGet, base+"repo/a/blobs/"+d.String(), map[string]string{"Range": tc.rng}, nil)
 		want := fmt.Sprintf("bytes %d-%d/%d", tc.start, tc.end, len(blob))
 		if code != http.StatusPartialContent || hdr.Get("Content-Range") != want || !bytes.Equal(body, blob[tc.start:tc.end+1]) {
 			t.Fatalf("Range %s: %d %q, %d bytes; want 206 %q", tc.rng, code, hdr.Get("Content-Range"), len(body), want)
+		}
+		// The range, plus headers of the proxy's requests (a stat, the download).
+		if sent, most := st.originSent.Load()-before, int64(len(body))+8<<10; sent > most {
+			t.Fatalf("Range %s: the origins sent %d bytes for %d, want at most %d", tc.rng, sent, len(body), most)
 		}
 	}
 	if code, hdr, _ := do(t, http.MethodGet, base+"repo/a/blobs/"+d.String(), map[string]string{"Range": fmt.Sprintf("bytes=%d-", len(blob))}, nil); code != http.StatusRequestedRangeNotSatisfiable ||

@@ -86,6 +86,9 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, d core.Diges
 	if _, err := f.Seek(br.start, io.SeekStart); err != nil {
 		return err
 	}
+	if l, ok := f.(ReadLimiter); ok {
+		l.LimitRead(br.length)
+	}
 	hd.Set("Content-Type", "application/octet-stream")
 	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
 	w.WriteHeader(status)

@@ -26,6 +26,13 @@ type Blobs interface {
 	Open(ctx context.Context, repo string, d core.Digest) (io.ReadSeekCloser, error)
 }
 
+// ReadLimiter may be implemented by what Blobs.Open returns: after its Seek the handler calls
+// LimitRead with the bytes it will read from there (a Range request's length), so a remote
+// implementation asks for those bytes only instead of a stream to the blob's end.
+type ReadLimiter interface {
+	LimitRead(n int64)
+}
+
 // BlobUploader accepts resumable uploads (POST, PATCH, PUT of the distribution API).
 type BlobUploader interface {
 	// StartUpload opens an upload session and returns its id.
