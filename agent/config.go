@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/docket-p2p/docket/lib/membership"
 	"github.com/docket-p2p/docket/lib/scheduler"
+	originclient "github.com/docket-p2p/docket/origin/client"
 )
 
 // Config is the agent's configuration (config/agent.yaml).
@@ -17,14 +17,8 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// DataDir holds the agent's blob cache (default "docket-data/agent").
 	DataDir string `yaml:"data_dir"`
-	// Origins lists the origin cluster's members, host:port each (default ["127.0.0.1:15002"]).
-	Origins []string `yaml:"origins"`
-	// OriginsDNS takes the origin ring's members from DNS instead of Origins, as the origins'
-	// cluster_dns does: dns "name:port" (every A/AAAA address with port) or srv "name",
-	// resolved again every interval (default 30s); a failed lookup keeps the last ring.
-	OriginsDNS membership.Source `yaml:"origins_dns"`
-	// Replicas is how many origins own each blob on the hash ring (default 2).
-	Replicas int `yaml:"replicas"`
+	// Ring finds the origins: origins (default ["127.0.0.1:15002"]), origins_dns, replicas.
+	Ring originclient.Ring `yaml:",inline"`
 	// BuildIndex is the build-index's host:port, which resolves tags (default "127.0.0.1:15004").
 	BuildIndex string `yaml:"build_index"`
 	// DiskBudget is how many bytes of blobs the cache keeps (default 0: no bound). Past it,
@@ -49,7 +43,6 @@ type Config struct {
 const (
 	DefaultListen     = ":16000"
 	DefaultOrigin     = "127.0.0.1:15002"
-	DefaultReplicas   = 2
 	DefaultBuildIndex = "127.0.0.1:15004"
 	DefaultPeerListen = ":16100"
 	DefaultTracker    = "127.0.0.1:15003"
@@ -69,12 +62,7 @@ func (c *Config) ApplyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
-	if len(c.Origins) == 0 {
-		c.Origins = []string{DefaultOrigin}
-	}
-	if c.Replicas == 0 {
-		c.Replicas = DefaultReplicas
-	}
+	c.Ring.ApplyDefaults(DefaultOrigin)
 	if c.BuildIndex == "" {
 		c.BuildIndex = DefaultBuildIndex
 	}
@@ -101,16 +89,8 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("agent: listen %q: %w", c.Listen, err)
 	}
-	for _, o := range c.Origins {
-		if _, _, err := net.SplitHostPort(o); err != nil {
-			return fmt.Errorf("agent: origin %q: %w", o, err)
-		}
-	}
-	if err := c.OriginsDNS.Validate(); err != nil {
-		return fmt.Errorf("agent: origins_dns: %w", err)
-	}
-	if c.Replicas < 1 {
-		return errors.New("agent: replicas must be at least 1")
+	if err := c.Ring.Validate(); err != nil {
+		return fmt.Errorf("agent: %w", err)
 	}
 	if _, _, err := net.SplitHostPort(c.BuildIndex); err != nil {
 		return fmt.Errorf("agent: build_index %q: %w", c.BuildIndex, err)

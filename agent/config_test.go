@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/docket-p2p/docket/lib/config"
+	originclient "github.com/docket-p2p/docket/origin/client"
 )
 
 func TestConfig(t *testing.T) {
@@ -11,8 +12,8 @@ func TestConfig(t *testing.T) {
 	if err := config.Decode(nil, &c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != DefaultListen || c.DataDir != DefaultDataDir || len(c.Origins) != 1 ||
-		c.Origins[0] != DefaultOrigin || c.Replicas != DefaultReplicas || c.BuildIndex != DefaultBuildIndex {
+	if c.Listen != DefaultListen || c.DataDir != DefaultDataDir || len(c.Ring.Origins) != 1 ||
+		c.Ring.Origins[0] != DefaultOrigin || c.Ring.Replicas != originclient.DefaultReplicas || c.BuildIndex != DefaultBuildIndex {
 		t.Fatalf("defaults: %+v", c)
 	}
 	for _, bad := range []string{

@@ -21,7 +21,6 @@ import (
 	"github.com/docket-p2p/docket/lib/registry"
 	"github.com/docket-p2p/docket/lib/scheduler"
 	"github.com/docket-p2p/docket/lib/store"
-	originclient "github.com/docket-p2p/docket/origin/client"
 	trackerclient "github.com/docket-p2p/docket/tracker/client"
 )
 
@@ -49,7 +48,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	cluster, err := originclient.NewClusterFrom(context.Background(), cfg.Origins, cfg.OriginsDNS, cfg.Replicas, nil)
+	cluster, err := cfg.Ring.NewCluster(context.Background(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
@@ -89,7 +88,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 		defer close(s.evictorDone)
 		var wg sync.WaitGroup
 		wg.Go(func() { deletions.run(ectx, cfg.DeletionPollInterval) })
-		wg.Go(func() { cluster.FollowDNS(ectx, cfg.OriginsDNS, log) })
+		wg.Go(func() { cluster.FollowDNS(ectx, cfg.Ring.OriginsDNS, log) })
 		st.RunEvictor(ectx, evictInterval, func(err error) { log.Warn("evicting blobs", "err", err) })
 		wg.Wait()
 	}()

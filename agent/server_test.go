@@ -24,6 +24,7 @@ import (
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin"
+	originclient "github.com/docket-p2p/docket/origin/client"
 )
 
 const ociManifest = "application/vnd.oci.image.manifest.v1+json"
@@ -122,8 +123,7 @@ func startAgent(t *testing.T, dataDir, originAddr, indexAddr string, opts ...fun
 	cfg := Config{
 		Listen:     "127.0.0.1:0",
 		DataDir:    dataDir,
-		Origins:    []string{originAddr},
-		Replicas:   1,
+		Ring:       originclient.Ring{Origins: []string{originAddr}, Replicas: 1},
 		BuildIndex: indexAddr,
 		PeerListen: "127.0.0.1:0",
 		Tracker:    closedAddr(t),
@@ -361,7 +361,7 @@ func TestMetrics(t *testing.T) {
 	img := seedImage(t, o, index, "app", "v1", 128<<10)
 	reg := metrics.New("agent")
 	t.Cleanup(func() { reg.Close() })
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Origins: []string{o.addr}, Replicas: 1, BuildIndex: index,
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Ring: originclient.Ring{Origins: []string{o.addr}, Replicas: 1}, BuildIndex: index,
 		PeerListen: "127.0.0.1:0", Tracker: closedAddr(t)}, discard, reg)
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"github.com/docket-p2p/docket/lib/membership/membershiptest"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin"
+	originclient "github.com/docket-p2p/docket/origin/client"
 )
 
 // stack is a proxy in front of real origins (sharing one fs backend) and a real build-index.
@@ -107,7 +108,7 @@ func startStackWith(t *testing.T, n, r int, now func() time.Time, gcGrace time.D
 	serve(t, bl, bi)
 	st.indexAddr = bl.Addr().String()
 	pl := listen(t)
-	p, err := New(Config{Listen: pl.Addr().String(), Origins: addrs, Replicas: r, BuildIndex: bl.Addr().String(),
+	p, err := New(Config{Listen: pl.Addr().String(), Ring: originclient.Ring{Origins: addrs, Replicas: r}, BuildIndex: bl.Addr().String(),
 		Now: now, GCGrace: gcGrace}, log, metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -263,8 +264,8 @@ func TestOriginsFromDNS(t *testing.T) {
 	dns := membershiptest.StartDNS(t)
 	dns.SetA("origins.test.", "127.0.0.1")
 	pl := listen(t)
-	p, err := New(Config{Listen: pl.Addr().String(), Replicas: 1, BuildIndex: st.indexAddr,
-		OriginsDNS: membership.Source{DNS: "origins.test.:" + port, Resolver: dns.Resolver()}},
+	p, err := New(Config{Listen: pl.Addr().String(), BuildIndex: st.indexAddr,
+		Ring: originclient.Ring{Replicas: 1, OriginsDNS: membership.Source{DNS: "origins.test.:" + port, Resolver: dns.Resolver()}}},
 		slog.New(slog.DiscardHandler), metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -6,22 +6,15 @@ import (
 	"net"
 	"time"
 
-	"github.com/docket-p2p/docket/lib/membership"
+	originclient "github.com/docket-p2p/docket/origin/client"
 )
 
 // Config is the proxy's configuration (config/proxy.yaml).
 type Config struct {
 	// Listen is the registry API's address (default ":5000").
 	Listen string `yaml:"listen"`
-	// Origins lists the origin cluster's members, host:port each (default ["127.0.0.1:15002"]).
-	Origins []string `yaml:"origins"`
-	// OriginsDNS takes the origin ring's members from DNS instead of Origins, as the origins'
-	// cluster_dns does: dns "name:port" (every A/AAAA address with port) or srv "name",
-	// resolved again every interval (default 30s); a failed lookup keeps the last ring.
-	OriginsDNS membership.Source `yaml:"origins_dns"`
-	// Replicas is how many origins own each blob on the hash ring (default 2; the ring clamps
-	// it to the number of origins).
-	Replicas int `yaml:"replicas"`
+	// Ring finds the origins: origins (default ["127.0.0.1:15002"]), origins_dns, replicas.
+	Ring originclient.Ring `yaml:",inline"`
 	// BuildIndex is the build-index's host:port (default "127.0.0.1:15004").
 	BuildIndex string `yaml:"build_index"`
 	// GCInterval is how often the proxy collects unreferenced blobs (see gc.go; default 0:
@@ -39,7 +32,6 @@ type Config struct {
 const (
 	DefaultListen     = ":5000"
 	DefaultOrigin     = "127.0.0.1:15002"
-	DefaultReplicas   = 2
 	DefaultBuildIndex = "127.0.0.1:15004"
 )
 
@@ -48,12 +40,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
-	if len(c.Origins) == 0 {
-		c.Origins = []string{DefaultOrigin}
-	}
-	if c.Replicas == 0 {
-		c.Replicas = DefaultReplicas
-	}
+	c.Ring.ApplyDefaults(DefaultOrigin)
 	if c.BuildIndex == "" {
 		c.BuildIndex = DefaultBuildIndex
 	}
@@ -70,16 +57,8 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("proxy: listen %q: %w", c.Listen, err)
 	}
-	for _, o := range c.Origins {
-		if _, _, err := net.SplitHostPort(o); err != nil {
-			return fmt.Errorf("proxy: origin %q: %w", o, err)
-		}
-	}
-	if err := c.OriginsDNS.Validate(); err != nil {
-		return fmt.Errorf("proxy: origins_dns: %w", err)
-	}
-	if c.Replicas < 1 {
-		return errors.New("proxy: replicas must be at least 1")
+	if err := c.Ring.Validate(); err != nil {
+		return fmt.Errorf("proxy: %w", err)
 	}
 	if _, _, err := net.SplitHostPort(c.BuildIndex); err != nil {
 		return fmt.Errorf("proxy: build_index %q: %w", c.BuildIndex, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin"
+	originclient "github.com/docket-p2p/docket/origin/client"
 )
 
 type server interface {
@@ -71,7 +72,7 @@ func TestPushPullThreeOrigins(t *testing.T) {
 	}
 	serve(t, bl, bi)
 	pl := listen(t)
-	p, err := New(Config{Listen: pl.Addr().String(), Origins: addrs, Replicas: 2, BuildIndex: bl.Addr().String()}, log, metrics.NewNop())
+	p, err := New(Config{Listen: pl.Addr().String(), Ring: originclient.Ring{Origins: addrs, Replicas: 2}, BuildIndex: bl.Addr().String()}, log, metrics.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

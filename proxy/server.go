@@ -16,7 +16,6 @@ import (
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/registry"
-	originclient "github.com/docket-p2p/docket/origin/client"
 )
 
 // Server is a running proxy.
@@ -36,7 +35,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cluster, err := originclient.NewClusterFrom(context.Background(), cfg.Origins, cfg.OriginsDNS, cfg.Replicas, nil)
+	cluster, err := cfg.Ring.NewCluster(context.Background(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -58,7 +57,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 	go func() {
 		defer close(s.gcDone)
 		var wg sync.WaitGroup
-		wg.Go(func() { cluster.FollowDNS(gctx, cfg.OriginsDNS, log) })
+		wg.Go(func() { cluster.FollowDNS(gctx, cfg.Ring.OriginsDNS, log) })
 		s.runGC(gctx)
 		wg.Wait()
 	}()

@@ -17,6 +17,7 @@ import (
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin"
+	originclient "github.com/docket-p2p/docket/origin/client"
 	"github.com/docket-p2p/docket/tracker"
 	"github.com/docket-p2p/docket/tracker/client"
 )
@@ -206,7 +207,7 @@ func TestMetaInfo(t *testing.T) {
 	if err := o.Store().Put(context.Background(), d, int64(len(data)), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
-	addr, _ := startTracker(t, tracker.Config{Origins: []string{oaddr}, Replicas: 1})
+	addr, _ := startTracker(t, tracker.Config{Ring: originclient.Ring{Origins: []string{oaddr}, Replicas: 1}})
 	c := client.New(addr, nil)
 	m, err := c.MetaInfo(context.Background(), "lib/x", d)
 	if err != nil {

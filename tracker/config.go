@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/docket-p2p/docket/lib/membership"
+	"github.com/docket-p2p/docket/origin/client"
 )
 
 // Config is the tracker's configuration (config/tracker.yaml).
@@ -17,15 +17,9 @@ type Config struct {
 	// PeerTTL is how long a peer stays in a swarm without announcing (default 30s, ten missed
 	// announces). It must exceed AnnounceInterval.
 	PeerTTL time.Duration `yaml:"peer_ttl"`
-	// Origins lists the origin ring the metainfo endpoint fetches from (default: none; the
-	// endpoint then serves only what it has cached).
-	Origins []string `yaml:"origins"`
-	// OriginsDNS takes the origin ring's members from DNS instead of Origins, as the origins'
-	// cluster_dns does: dns "name:port" (every A/AAAA address with port) or srv "name",
-	// resolved again every interval (default 30s); a failed lookup keeps the last ring.
-	OriginsDNS membership.Source `yaml:"origins_dns"`
-	// Replicas is how many origins own each blob on the ring (default 2).
-	Replicas int `yaml:"replicas"`
+	// Ring is the origin ring the metainfo endpoint fetches from: origins (default: none; the
+	// endpoint then serves only what it has cached), origins_dns, replicas.
+	Ring client.Ring `yaml:",inline"`
 }
 
 // Defaults, applied by ApplyDefaults.
@@ -46,9 +40,7 @@ func (c *Config) ApplyDefaults() {
 	if c.PeerTTL == 0 {
 		c.PeerTTL = DefaultPeerTTL
 	}
-	if c.Replicas == 0 {
-		c.Replicas = 2
-	}
+	c.Ring.ApplyDefaults()
 }
 
 // Validate reports the first thing wrong with the configuration.
@@ -62,16 +54,8 @@ func (c *Config) Validate() error {
 	if c.PeerTTL <= c.AnnounceInterval {
 		return fmt.Errorf("tracker: peer_ttl %s must exceed announce_interval %s", c.PeerTTL, c.AnnounceInterval)
 	}
-	for _, o := range c.Origins {
-		if _, _, err := net.SplitHostPort(o); err != nil {
-			return fmt.Errorf("tracker: origin %q: %w", o, err)
-		}
-	}
-	if err := c.OriginsDNS.Validate(); err != nil {
-		return fmt.Errorf("tracker: origins_dns: %w", err)
-	}
-	if c.Replicas < 1 {
-		return fmt.Errorf("tracker: replicas must be at least 1")
+	if err := c.Ring.Validate(); err != nil {
+		return fmt.Errorf("tracker: %w", err)
 	}
 	return nil
 }

@@ -82,9 +82,9 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 	}
 	s.peers = newMemoryStore(cfg.PeerTTL, s.now)
 	var cluster *client.Cluster
-	if len(cfg.Origins) > 0 || cfg.OriginsDNS.Enabled() {
+	if cfg.Ring.Enabled() {
 		var err error
-		if cluster, err = client.NewClusterFrom(context.Background(), cfg.Origins, cfg.OriginsDNS, cfg.Replicas, nil); err != nil {
+		if cluster, err = cfg.Ring.NewCluster(context.Background(), nil); err != nil {
 			return nil, fmt.Errorf("tracker: %w", err)
 		}
 		s.origins = cluster
@@ -99,7 +99,7 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry, opts ...Option) (*
 		defer close(s.done)
 		var wg sync.WaitGroup
 		if cluster != nil {
-			wg.Go(func() { cluster.FollowDNS(ctx, cfg.OriginsDNS, log) })
+			wg.Go(func() { cluster.FollowDNS(ctx, cfg.Ring.OriginsDNS, log) })
 		}
 		s.expireLoop(ctx)
 		wg.Wait()

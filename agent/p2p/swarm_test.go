@@ -107,7 +107,7 @@ func startSwarm(t *testing.T, o swarmOptions) *swarm {
 		s.trackerAddr = o.tracker
 	} else {
 		treg, _ := metrics.NewTest()
-		tr, err := tracker.New(tracker.Config{Listen: s.trackerAddr, Origins: []string{s.originAddr}, Replicas: 1,
+		tr, err := tracker.New(tracker.Config{Listen: s.trackerAddr, Ring: client.Ring{Origins: []string{s.originAddr}, Replicas: 1},
 			AnnounceInterval: time.Second, PeerTTL: 10 * time.Second}, discard, treg)
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +133,7 @@ func startSwarm(t *testing.T, o swarmOptions) *swarm {
 		areg, ascope := metrics.NewTest()
 		al := listen(t)
 		a, err := agent.New(agent.Config{Listen: al.Addr().String(), DataDir: t.TempDir(),
-			Origins: []string{s.originAddr}, Replicas: 1, BuildIndex: closedAddr(t),
+			Ring: client.Ring{Origins: []string{s.originAddr}, Replicas: 1}, BuildIndex: closedAddr(t),
 			PeerListen: "127.0.0.1:0", Tracker: s.trackerAddr, SeedTime: time.Minute, DeletionPollInterval: o.deletionPoll,
 			Scheduler: scheduler.Config{ProgressTimeout: 5 * time.Second, StallTimeout: o.stallTimeout, Bandwidth: bandwidth.Config{IngressBytesPerSec: max(o.agentIngress, o.rate), EgressBytesPerSec: o.rate}},
 		}, discard, areg)

@@ -51,15 +51,15 @@ func TestStartRealCluster(t *testing.T) {
 	if oc, ok := cfgs[NameOrigin].(*origin.Config); !ok || oc.Self != c.Origin || oc.Listen != c.Origin || len(oc.Cluster) != 1 {
 		t.Errorf("origin config %+v does not name the origin's address %s", cfgs[NameOrigin], c.Origin)
 	}
-	if pc, ok := cfgs[NameProxy].(*proxy.Config); !ok || pc.BuildIndex != c.BuildIndex || pc.Origins[0] != c.Origin {
+	if pc, ok := cfgs[NameProxy].(*proxy.Config); !ok || pc.BuildIndex != c.BuildIndex || pc.Ring.Origins[0] != c.Origin {
 		t.Errorf("proxy config %+v not wired to %s and %s", cfgs[NameProxy], c.Origin, c.BuildIndex)
 	}
-	if tc, ok := cfgs[NameTracker].(*tracker.Config); !ok || tc.Listen != c.Tracker || len(tc.Origins) != 1 || tc.Origins[0] != c.Origin {
+	if tc, ok := cfgs[NameTracker].(*tracker.Config); !ok || tc.Listen != c.Tracker || len(tc.Ring.Origins) != 1 || tc.Ring.Origins[0] != c.Origin {
 		t.Errorf("tracker config %+v not wired to the origin %s", cfgs[NameTracker], c.Origin)
 	}
 	for _, name := range []string{"agent-0", "agent-1"} {
 		ac, ok := cfgs[name].(*agent.Config)
-		if !ok || ac.BuildIndex != c.BuildIndex || ac.Origins[0] != c.Origin {
+		if !ok || ac.BuildIndex != c.BuildIndex || ac.Ring.Origins[0] != c.Origin {
 			t.Errorf("%s config %+v not wired", name, cfgs[name])
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/docket-p2p/docket/lib/config"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/origin"
+	originclient "github.com/docket-p2p/docket/origin/client"
 	"github.com/docket-p2p/docket/proxy"
 	"github.com/docket-p2p/docket/tracker"
 )
@@ -62,6 +63,8 @@ func newServer(c *Cluster, comp Component, o Options, reg *metrics.Registry) (se
 // the others' addresses, and every other key at its default; validated.
 func componentConfig(c *Cluster, comp Component, o Options) (config.Config, error) {
 	var cfg config.Config
+	// How the proxy, the tracker and the agents find the one origin.
+	ring := originclient.Ring{Origins: []string{c.Origin}, Replicas: 1}
 	switch comp.Name {
 	case NameOrigin:
 		cfg = &origin.Config{
@@ -81,12 +84,11 @@ func componentConfig(c *Cluster, comp Component, o Options) (config.Config, erro
 			Backend: buildindex.BackendConfig{Type: buildindex.BackendFS, Root: comp.DataDir},
 		}
 	case NameTracker:
-		cfg = &tracker.Config{Listen: comp.Addr, Origins: []string{c.Origin}, Replicas: 1}
+		cfg = &tracker.Config{Listen: comp.Addr, Ring: ring}
 	case NameProxy:
 		cfg = &proxy.Config{
 			Listen:     comp.Addr,
-			Origins:    []string{c.Origin},
-			Replicas:   1,
+			Ring:       ring,
 			BuildIndex: c.BuildIndex,
 		}
 	default: // an agent
@@ -95,8 +97,7 @@ func componentConfig(c *Cluster, comp Component, o Options) (config.Config, erro
 			Tracker:    c.Tracker,
 			Listen:     comp.Addr,
 			DataDir:    comp.DataDir,
-			Origins:    []string{c.Origin},
-			Replicas:   1,
+			Ring:       ring,
 			BuildIndex: c.BuildIndex,
 		}
 	}
