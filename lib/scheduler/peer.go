@@ -40,9 +40,8 @@ type peer struct {
 	c    *wire.Conn
 	addr netip.Addr
 
-	wmu    sync.Mutex // serialises writes on c.W
-	queued bool       // c.W holds messages queue buffered; guarded by wmu
-	up     uploads    // the peer's requests waiting to be served (limits.go)
+	wmu sync.Mutex // serialises writes on c.W; what it holds between writes, queue buffered
+	up  uploads    // the peer's requests waiting to be served (limits.go)
 
 	// kind is what the peer said it is in its BEP 10 handshake (kindAgent, kindOrigin), else
 	// kindOther; it tags the byte counters. Guarded by t.mu.
@@ -91,7 +90,6 @@ func (p *peer) write(msgs []wire.Message) error {
 			return err
 		}
 	}
-	p.queued = false
 	return p.c.W.Flush()
 }
 
@@ -116,7 +114,6 @@ func (p *peer) queue(msgs ...wire.Message) error {
 			return err
 		}
 	}
-	p.queued = true
 	return nil
 }
 
@@ -128,7 +125,7 @@ func (p *peer) flushQueued() {
 	if !p.wmu.TryLock() {
 		return
 	}
-	if !p.queued {
+	if p.c.W.Buffered() == 0 { // every write flushes: what is buffered was queued
 		p.wmu.Unlock()
 		return
 	}

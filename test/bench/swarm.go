@@ -136,10 +136,10 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	}
 	// place makes a blob of o.Size random bytes and puts it in the bucket (cold) or on the
 	// origin's disk.
-	crcs := make(map[core.Digest]uint32) // what the fetchers check, by blob (FetchWant)
+	wants := make(map[core.Digest]FetchWant) // what the fetchers check, by blob
 	place := func(cold bool) (core.Digest, error) {
 		data, d := randomBlob(o.Size)
-		crcs[d] = crc32.Checksum(data, castagnoli)
+		wants[d] = FetchWant{Digest: d, Size: o.Size, CRC32C: crc32.Checksum(data, castagnoli), UseCRC: true}
 		if cold {
 			return d, bucket.put(ctx, work, d, data)
 		}
@@ -233,7 +233,7 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	measure := func(d core.Digest) ([]float64, SwarmResult, error) {
 		times, egress, err := swarmRound(ctx, o, h, func(i int) string {
 			return fmt.Sprintf("http://%s/v2/bench/swarm/blobs/%s", h.agentLocal(i), d)
-		}, FetchWant{Digest: d, Size: o.Size, CRC32C: crcs[d], UseCRC: true})
+		}, wants[d])
 		if err != nil {
 			return nil, SwarmResult{}, err
 		}
@@ -266,7 +266,7 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	if o.Baseline {
 		baseTimes, _, err := swarmRound(ctx, o, h, func(int) string {
 			return fmt.Sprintf("http://%s/blobs/%s", originAddr, baselineBlob)
-		}, FetchWant{Digest: baselineBlob, Size: o.Size, CRC32C: crcs[baselineBlob], UseCRC: true})
+		}, wants[baselineBlob])
 		if err != nil {
 			return SwarmResult{}, err
 		}
