@@ -18,9 +18,10 @@ var benchmarks = []struct {
 	{"registry", benchRegistry},
 	{"swarm", benchSwarm},
 	{"fetch", benchFetch},
+	{"ring", benchRing},
 }
 
-// runBench is `docket bench registry|swarm|fetch [flags]`.
+// runBench is `docket bench registry|swarm|fetch|ring [flags]`.
 func runBench(ctx context.Context, e *env) error {
 	if len(e.args) > 0 {
 		for _, b := range benchmarks {
@@ -66,6 +67,7 @@ func benchSwarm(ctx context.Context, e *env) error {
 	fs.Int64Var(&o.Rate, "rate", 8<<20, "`bytes` per second each way for every host, the origin too")
 	fs.StringVar(&o.Shaper, "shaper", "tc", "how the rate is enforced: tc (kernel, a network namespace per host; needs root) or app")
 	fs.BoolVar(&o.Baseline, "baseline", false, "also measure every agent pulling from the origin directly")
+	fs.BoolVar(&o.Floor, "floor", false, "also measure the shaped network itself: every agent sending the size to the next over plain TCP (tc only)")
 	fs.StringVar(&o.Backend, "backend", "fs", "where the blob is: fs (on the origin's disk) or s3 (only in a bucket, cold origin; a warm blob is measured too)")
 	fs.StringVar(&o.VersitygwBin, "versitygw-bin", "", "S3 server for --backend s3 (default: versitygw from PATH or $(go env GOPATH)/bin)")
 	fs.StringVar(&o.DocketBin, "docket-bin", "", "docket binary every host runs (default: this executable)")
@@ -116,4 +118,27 @@ func benchFetch(ctx context.Context, e *env) error {
 		start = time.Unix(0, *at)
 	}
 	return bench.RunFetch(ctx, fs.Arg(0), start, want, e.stdout)
+}
+
+// benchRing is `docket bench ring --at UNIX_NANOS --listen ADDR --to ADDR --size BYTES`: what
+// each agent's namespace runs in the swarm benchmark's floor round (--floor). It sends BYTES
+// to --to over plain TCP while receiving as many on --listen, and prints the seconds from the
+// given instant until both are done.
+func benchRing(ctx context.Context, e *env) error {
+	fs := e.newFlagSet("bench ring", "--at UNIX_NANOS --listen ADDR --to ADDR --size BYTES")
+	at := fs.Int64("at", 0, "start `instant` in Unix nanoseconds (default: now)")
+	listen := fs.String("listen", "", "`address` to receive on")
+	to := fs.String("to", "", "`address` to send to")
+	size := fs.Int64("size", 0, "`bytes` to send and to receive")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 || *listen == "" || *to == "" || *size <= 0 {
+		return fmt.Errorf("%w: want --listen, --to and a positive --size", errUsage)
+	}
+	start := time.Now()
+	if *at != 0 {
+		start = time.Unix(0, *at)
+	}
+	return bench.RunRing(ctx, *listen, *to, *size, start, e.stdout)
 }

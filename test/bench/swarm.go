@@ -31,6 +31,10 @@ type SwarmOptions struct {
 	// (the scheduler's bandwidth limits on the origin and every agent).
 	Shaper   string
 	Baseline bool // also measure every agent pulling from the origin directly
+	// Floor also measures the shaped network itself (tc only): every agent sends Size bytes
+	// to the next over one plain TCP connection while receiving as much from the one before
+	// (floorRound), the floor under the swarm's times on this machine.
+	Floor bool
 	// Backend is where the origin's blobs live: "fs" (default; the blob is already on the
 	// origin's disk) or "s3" (the blob is only in a bucket and the origin starts empty; a blob
 	// on the origin's disk is measured in the same run, as the warm figures to compare with).
@@ -80,6 +84,9 @@ func (o *SwarmOptions) applyDefaults() error {
 	if o.Backend != "fs" && o.Backend != "s3" {
 		return fmt.Errorf("--backend %q: want fs or s3", o.Backend)
 	}
+	if o.Shaper == "app" && o.Floor {
+		return fmt.Errorf("--floor needs --shaper tc: without namespaces nothing shapes plain TCP")
+	}
 	if o.Shaper == "app" && o.Baseline {
 		return fmt.Errorf("--baseline needs --shaper tc: the token buckets shape the peer protocol, not the origin's HTTP")
 	}
@@ -102,6 +109,8 @@ func (o *SwarmOptions) applyDefaults() error {
 type SwarmResult struct {
 	P50, P99, Max, OriginEgress, BaselineMax float64
 	Warm                                     *SwarmResult
+	// Floor holds the floor round's p50, p99 and max (with Floor), as multiples of the ideal.
+	Floor *SwarmResult
 }
 
 // RunSwarm starts an origin and N agents, each in its own shaped network namespace, and a
@@ -273,6 +282,15 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		res.BaselineMax = slices.Max(baseTimes) / ideal
 		columns = append(columns, series{"baseline", baseTimes})
 	}
+	if o.Floor {
+		floorTimes, err := floorRound(ctx, o, h)
+		if err != nil {
+			return SwarmResult{}, err
+		}
+		res.Floor = &SwarmResult{P50: nearestRank(floorTimes, 0.50) / ideal, P99: nearestRank(floorTimes, 0.99) / ideal,
+			Max: slices.Max(floorTimes) / ideal}
+		columns = append(columns, series{"floor", floorTimes})
+	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "agent\tseconds\tx ideal\t")
 	for _, c := range columns {
@@ -294,6 +312,10 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 			"warm p50=%.2f p99=%.2f max=%.2f origin_egress=%.2f; cold/warm p99=%.3f max=%.3f\n",
 			warm.P50, warm.P99, warm.Max, warm.OriginEgress, res.P99/warm.P99, res.Max/warm.Max)
 	}
+	if f := res.Floor; f != nil {
+		fmt.Fprintf(o.Out, "floor (each agent sending %d bytes to the next over plain TCP, same shaped network) "+
+			"p50=%.2f p99=%.2f max=%.2f; swarm/floor p99=%.3f\n", o.Size, f.P50, f.P99, f.Max, res.P99/f.P99)
+	}
 	fmt.Fprintf(o.Out, "swarm agents=%d size=%d rate=%d p50=%.2f p99=%.2f max=%.2f origin_egress=%.2f baseline_max=%.2f\n",
 		o.Agents, o.Size, o.Rate, res.P50, res.P99, res.Max, res.OriginEgress, res.BaselineMax)
 	return res, nil
@@ -306,6 +328,13 @@ func portTaken(logPath string) bool {
 	return err == nil && bytes.Contains(b, []byte("address already in use"))
 }
 
+// roundTiming is when a round's hosts are released, far enough ahead that all of them are
+// running and waiting by then, and how long each may take at most.
+func (o SwarmOptions) roundTiming() (at time.Time, timeout time.Duration) {
+	at = time.Now().Add(swarmStartDelay + time.Duration(o.Agents)*20*time.Millisecond)
+	return at, time.Duration(20*float64(o.Size)/float64(o.Rate)*float64(time.Second)) + time.Minute
+}
+
 // swarmRound releases one fetcher per agent at the same instant and returns each one's
 // completion time in seconds and the bytes that left the origin's namespace meanwhile.
 func swarmRound(ctx context.Context, o SwarmOptions, h *swarmHosts, url func(i int) string, want FetchWant) ([]float64, int64, error) {
@@ -313,52 +342,62 @@ func swarmRound(ctx context.Context, o SwarmOptions, h *swarmHosts, url func(i i
 	if err != nil {
 		return nil, 0, err
 	}
-	at := time.Now().Add(swarmStartDelay + time.Duration(o.Agents)*20*time.Millisecond)
-	timeout := time.Duration(20*float64(o.Size)/float64(o.Rate)*float64(time.Second)) + time.Minute
-	type result struct {
-		i   int
-		sec float64
-		err error
-	}
-	results := make(chan result, o.Agents)
+	at, timeout := o.roundTiming()
+	cmds := make([][]string, o.Agents)
 	for i := range o.Agents {
-		go func() {
-			cctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			args := append([]string{"bench", "fetch", "--at", strconv.FormatInt(at.UnixNano(), 10)}, want.args()...)
-			args = append(args, url(i))
-			bin := o.DocketBin
-			if ns := h.agentNS(i); ns != "" {
-				bin, args = "ip", append([]string{"netns", "exec", ns, o.DocketBin}, args...)
-			}
-			cmd := exec.CommandContext(cctx, bin, args...)
-			var out, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &stderr
-			if err := cmd.Run(); err != nil {
-				results <- result{i: i, err: fmt.Errorf("agent %d fetch: %v: %s", i, err, stderr.String())}
-				return
-			}
-			sec, err := strconv.ParseFloat(strings.TrimSpace(out.String()), 64)
-			results <- result{i: i, sec: sec, err: err}
-		}()
-	}
-	times := make([]float64, o.Agents)
-	var firstErr error
-	for range o.Agents {
-		r := <-results
-		if r.err != nil && firstErr == nil {
-			firstErr = r.err
+		args := append([]string{o.DocketBin, "bench", "fetch", "--at", strconv.FormatInt(at.UnixNano(), 10)}, want.args()...)
+		args = append(args, url(i))
+		if ns := h.agentNS(i); ns != "" {
+			args = append([]string{"ip", "netns", "exec", ns}, args...)
 		}
-		times[r.i] = r.sec
+		cmds[i] = args
 	}
-	if firstErr != nil {
-		return nil, 0, firstErr
+	times, err := runEach(ctx, timeout, cmds)
+	if err != nil {
+		return nil, 0, err
 	}
 	after, err := h.originEgress()
 	if err != nil {
 		return nil, 0, err
 	}
 	return times, after - before, nil
+}
+
+// runEach runs every command (its binary and arguments) at once, each for at most timeout,
+// and returns the seconds each printed as its only output, in order. It fails with the
+// first command that fails, with its standard error.
+func runEach(ctx context.Context, timeout time.Duration, cmds [][]string) ([]float64, error) {
+	type result struct {
+		i   int
+		sec float64
+		err error
+	}
+	results := make(chan result, len(cmds))
+	for i, c := range cmds {
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			cmd := exec.CommandContext(cctx, c[0], c[1:]...)
+			var out, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &stderr
+			if err := cmd.Run(); err != nil {
+				results <- result{i: i, err: fmt.Errorf("host %d: %v: %s", i, err, stderr.String())}
+				return
+			}
+			sec, err := strconv.ParseFloat(strings.TrimSpace(out.String()), 64)
+			results <- result{i: i, sec: sec, err: err}
+		}()
+	}
+	times := make([]float64, len(cmds))
+	var firstErr error
+	for range cmds {
+		r := <-results
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+		times[r.i] = r.sec
+	}
+	return times, firstErr
 }
 
 // castagnoli is the CRC-32C table (hardware-assisted on amd64 and arm64).
