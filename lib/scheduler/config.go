@@ -14,8 +14,9 @@ const (
 	// neighbours often found no neighbour holding a piece and asked the origin again; with
 	// 20, 1.06 × size and p99 1.66 (CPU-bound on a 2-core machine).
 	DefaultMaxConnsPerTorrent = 20
-	// DefaultPipelineDepth is the number of 16 KiB block requests kept
-	// outstanding per connection.
+	// DefaultPipelineDepth is the most 16 KiB block requests kept outstanding on a
+	// connection to a peer other than an agent (origins, stock clients); fewer while that
+	// peer sends us less than the depth's worth in a quarter second (peer.depth).
 	DefaultPipelineDepth = 32
 	// DefaultAgentPipelineDepth is the same towards a Docket agent. It is shallower: the
 	// origin is a cold swarm's bottleneck (every piece leaves it once), and an agent whose
