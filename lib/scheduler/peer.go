@@ -465,7 +465,15 @@ func (p *peer) fill() []wire.Message {
 				// copy (endgame aside, where any holder will do).
 				only = func(i int) bool { return t.picker.Availability(i) == t.originAvail[i] }
 			}
-			picked := t.picker.PickOnly(p, bits, piecesPerPick, only)
+			var picked []int
+			if p.kind == kindOrigin {
+				// Roughly in order from an origin, so the swarm's pieces come out of it,
+				// and reach every agent, in order too, and the whole-blob hash can follow
+				// a download (prefixHasher) instead of reading it all back at the end.
+				picked = t.picker.PickNearFront(p, bits, piecesPerPick, only, originWindow(t.m.NumPieces()))
+			} else {
+				picked = t.picker.PickOnly(p, bits, piecesPerPick, only)
+			}
 			if len(picked) == 0 {
 				break
 			}
@@ -689,6 +697,9 @@ func (p *peer) block(m wire.Message) error {
 	msgs[p] = append(msgs[p], p.fill()...)
 	complete := t.picker.Complete()
 	t.mu.Unlock()
+	if t.hasher != nil {
+		t.hasher.poke()
+	}
 	for _, q := range later {
 		if err := q.queue(have); err != nil {
 			q.c.Close()
@@ -725,3 +736,8 @@ func (t *torrent) write(idx int, buf []byte) error {
 	}
 	return nil
 }
+
+// originWindow is how many pieces count as equally near the front when picking from an
+// origin: a quarter of the blob, at least 64, so that agents asking the origin at once seldom
+// ask it for the same piece (a refusal costs a round trip).
+func originWindow(numPieces int) int { return max(64, numPieces/4) }

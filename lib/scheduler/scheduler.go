@@ -41,7 +41,9 @@ type Committer interface {
 type FileCommitter interface {
 	Committer
 	CreateTemp() (*os.File, error)
-	PutFile(ctx context.Context, f *os.File, d core.Digest, size int64) error
+	// PutFileFrom is PutFile (check, then publish f) with g already fed f's first hashed
+	// bytes.
+	PutFileFrom(ctx context.Context, f *os.File, d core.Digest, size int64, g *core.Digester, hashed int64) error
 }
 
 // Scheduler runs torrents for one host.
@@ -154,6 +156,9 @@ type torrent struct {
 	ledger *superseed.Ledger[*peer]
 	done   chan struct{}
 	once   sync.Once
+	// hasher follows a download's verified pieces with the whole-blob hash (nil when
+	// seeding, or when the download's file is not the committer's).
+	hasher *prefixHasher
 	// bufs holds piece buffers (PieceLength bytes) free for reuse: a download goes through
 	// a blob's worth of them, and fresh memory for each costs page faults and GC work.
 	bufs sync.Pool
@@ -400,6 +405,12 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 	if err != nil {
 		return err
 	}
+	var hasher *prefixHasher
+	if inPlace {
+		hasher = t.startPrefixHash(f, m.Digest.NewDigester())
+		t.hasher = hasher
+		defer hasher.stop()
+	}
 	defer t.seal(nil) // before f.Close: nothing is written to a closed file
 	seeding := false
 	defer func() {
@@ -539,7 +550,13 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 		}
 	}()
 	if inPlace {
-		err = fc.PutFile(ctx, f, m.Digest, m.Length)
+		g, hashed := hasher.g, int64(0)
+		if hashed, err = hasher.stop(); err != nil {
+			s.log.Warn("hashing the download as it came failed; hashing it whole", "digest", m.Digest, "err", err)
+			g, hashed = m.Digest.NewDigester(), 0
+		}
+		s.log.Debug("download hashed as it came", "digest", m.Digest, "bytes", hashed, "of", m.Length)
+		err = fc.PutFileFrom(ctx, f, m.Digest, m.Length, g, hashed)
 		published = err == nil
 	} else {
 		err = dst.Put(ctx, m.Digest, m.Length, io.NewSectionReader(f, 0, m.Length))

@@ -262,6 +262,16 @@ func (s *Store) CreateTemp() (*os.File, error) { return s.createTemp("download-"
 // reading what is now the blob); on failure the caller removes it.
 // If d is already stored, PutFile checks the size and returns nil.
 func (s *Store) PutFile(ctx context.Context, f *os.File, d core.Digest, size int64) error {
+	return s.PutFileFrom(ctx, f, d, size, d.NewDigester(), 0)
+}
+
+// PutFileFrom is PutFile for a caller that has already fed g, a digester of d's algorithm,
+// the first hashed bytes of f, read back from f (a download hashing its file while it is
+// written): only the rest is read to check the digest.
+func (s *Store) PutFileFrom(ctx context.Context, f *os.File, d core.Digest, size int64, g *core.Digester, hashed int64) error {
+	if hashed < 0 || hashed > size {
+		return fmt.Errorf("store: put %s: %d bytes hashed of %d", d, hashed, size)
+	}
 	if stored, err := s.alreadyStored(d, size); stored || err != nil {
 		return err
 	}
@@ -276,8 +286,7 @@ func (s *Store) PutFile(ctx context.Context, f *os.File, d core.Digest, size int
 		s.metrics.verifyFailures.Inc(1)
 		return fmt.Errorf("%w: %s: file holds %d bytes, want %d", ErrSizeMismatch, d, fi.Size(), size)
 	}
-	g := d.NewDigester()
-	if _, err := copyBuffer(g, &fsutil.CtxReader{Ctx: ctx, R: io.NewSectionReader(f, 0, size)}); err != nil {
+	if _, err := copyBuffer(g, &fsutil.CtxReader{Ctx: ctx, R: io.NewSectionReader(f, hashed, size-hashed)}); err != nil {
 		return fmt.Errorf("store: put %s: %w", d, err)
 	}
 	if err := s.checkDigest(g, d); err != nil {

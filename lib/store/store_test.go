@@ -423,3 +423,51 @@ func TestPutFile(t *testing.T) {
 	os.Remove(again.Name())
 	assertClean(t, s)
 }
+
+// PutFileFrom takes a digester already fed the file's first bytes and reads only the rest;
+// the digest still has to match the whole file, so a prefix hashed from other bytes is
+// refused, and so is a prefix longer than the file.
+func TestPutFileFrom(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	data := randomBytes(t, 300<<10)
+	d := core.SHA256Digest(data)
+	const hashed = 100 << 10
+	write := func() *os.File {
+		f, err := s.CreateTemp()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if _, err := f.WriteAt(data, 0); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	fed := func(b []byte) *core.Digester {
+		g := d.NewDigester()
+		g.Write(b)
+		return g
+	}
+
+	f := write()
+	wrong := append([]byte{data[0] ^ 1}, data[1:hashed]...)
+	if err := s.PutFileFrom(ctx, f, d, int64(len(data)), fed(wrong), hashed); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("prefix hashed from other bytes: %v, want ErrDigestMismatch", err)
+	}
+	if err := s.PutFileFrom(ctx, f, d, int64(len(data)), fed(data), int64(len(data))+1); err == nil {
+		t.Fatal("a prefix longer than the file was accepted")
+	}
+	if _, err := s.Stat(d); err == nil {
+		t.Fatal("a refused file is visible under its digest")
+	}
+	f.Close()
+	os.Remove(f.Name())
+
+	if err := s.PutFileFrom(ctx, write(), d, int64(len(data)), fed(data[:hashed]), hashed); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, s, d); !bytes.Equal(got, data) {
+		t.Fatal("published blob differs")
+	}
+}

@@ -28,8 +28,10 @@ type Picker[P comparable] struct {
 	inflight []map[P]struct{}
 	// requested counts pieces with at least one request in flight.
 	requested int
-	rng       *rand.Rand
-	scratch   []int
+	// front is the lowest piece we lack (see Front).
+	front   int
+	rng     *rand.Rand
+	scratch []int
 }
 
 // New returns a Picker for numPieces pieces, none of which we have. rng
@@ -79,8 +81,18 @@ func (p *Picker[P]) SetHave(i int) error {
 		return fmt.Errorf("%w: %d of %d", ErrPieceRange, i, p.n)
 	}
 	p.have.Set(i)
+	p.advanceFront()
 	return nil
 }
+
+func (p *Picker[P]) advanceFront() {
+	for p.front < p.n && p.have.Has(p.front) {
+		p.front++
+	}
+}
+
+// Front is the lowest piece we lack (NumPieces when complete): every piece before it is held.
+func (p *Picker[P]) Front() int { return p.front }
 
 // AddPeer counts a peer's piece set (from its bitfield or have-all).
 func (p *Picker[P]) AddPeer(bits *wire.Bits) error {
@@ -144,6 +156,7 @@ func (p *Picker[P]) Done(i int) ([]P, error) {
 		return nil, nil
 	}
 	p.have.Set(i)
+	p.advanceFront()
 	var others []P
 	if p.inflight[i] != nil {
 		p.requested--
@@ -167,6 +180,17 @@ func (p *Picker[P]) Pick(peer P, peerBits *wire.Bits, max int) []int {
 // PickOnly is Pick restricted, outside endgame, to the pieces for which only(i) is true (nil:
 // all of them).
 func (p *Picker[P]) PickOnly(peer P, peerBits *wire.Bits, max int, only func(i int) bool) []int {
+	return p.pick(peer, peerBits, max, only, 0)
+}
+
+// PickNearFront is PickOnly with ties in rarity broken, outside endgame, first by distance
+// from Front in steps of window pieces, then at random: the pieces come roughly in order, a
+// window at a time, while peers picking at once still spread over a whole window.
+func (p *Picker[P]) PickNearFront(peer P, peerBits *wire.Bits, max int, only func(i int) bool, window int) []int {
+	return p.pick(peer, peerBits, max, only, window)
+}
+
+func (p *Picker[P]) pick(peer P, peerBits *wire.Bits, max int, only func(i int) bool, window int) []int {
 	if max <= 0 || peerBits == nil || peerBits.Len() != p.n {
 		return nil
 	}
@@ -198,6 +222,9 @@ func (p *Picker[P]) PickOnly(peer P, peerBits *wire.Bits, max int, only func(i i
 	key := func(i int) int {
 		if endgame {
 			return len(p.inflight[i])
+		}
+		if window > 0 {
+			return p.avail[i]*p.n + (i-p.front)/window
 		}
 		return p.avail[i]
 	}

@@ -238,3 +238,68 @@ func TestPickOnly(t *testing.T) {
 		t.Fatalf("endgame picked %v from the origin, want the three pieces in flight elsewhere", got)
 	}
 }
+
+// Front is the lowest piece not held, whatever order pieces arrive in.
+func TestFront(t *testing.T) {
+	p := newPicker(5)
+	for _, step := range []struct{ done, front int }{{1, 0}, {0, 2}, {3, 2}, {2, 4}, {4, 5}} {
+		if _, err := p.Done(step.done); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Front(); got != step.front {
+			t.Fatalf("after piece %d: front %d, want %d", step.done, got, step.front)
+		}
+	}
+}
+
+// PickNearFront takes equally rare pieces a window at a time from the front, at random within
+// the window; rarity still comes first.
+func TestPickNearFront(t *testing.T) {
+	const n, window = 64, 8
+	p := newPicker(n)
+	if err := p.AddPeer(all(n)); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 2} {
+		if _, err := p.Done(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Front 3: the first window is pieces 3..10.
+	got := p.PickNearFront("a", all(n), window, nil, window)
+	slices.Sort(got)
+	if want := []int{3, 4, 5, 6, 7, 8, 9, 10}; !slices.Equal(got, want) {
+		t.Fatalf("first pick %v, want the window %v", got, want)
+	}
+	// Fresh pickers with other seeds pick from the same first window, in other orders.
+	var orders [][]int
+	for _, peer := range []string{"b", "c"} {
+		q := newPicker(n)
+		_ = q.AddPeer(all(n))
+		q.rng = rand.New(rand.NewPCG(uint64(len(peer)+len(orders)), 7))
+		orders = append(orders, q.PickNearFront(peer, all(n), 4, nil, window))
+		for _, i := range orders[len(orders)-1] {
+			if i >= window {
+				t.Fatalf("peer %s picked %d outside the first window", peer, i)
+			}
+		}
+	}
+	if slices.Equal(orders[0], orders[1]) {
+		t.Errorf("two seeds picked the same %v: no randomness within the window", orders[0])
+	}
+	// A rarer piece far from the front still comes first.
+	r := newPicker(n)
+	_ = r.AddPeer(all(n))
+	_ = r.AddPeer(bits(n, rangeOf(0, n-1)...)) // every piece but the last is held twice
+	if got := r.PickNearFront("a", all(n), 1, nil, window); !slices.Equal(got, []int{n - 1}) {
+		t.Fatalf("picked %v, want the rarest piece %d", got, n-1)
+	}
+}
+
+func rangeOf(lo, hi int) []int {
+	var out []int
+	for i := lo; i < hi; i++ {
+		out = append(out, i)
+	}
+	return out
+}
