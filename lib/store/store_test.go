@@ -358,17 +358,7 @@ func TestPutFile(t *testing.T) {
 	ctx := context.Background()
 	data := randomBytes(t, 300<<10)
 	d := core.SHA256Digest(data)
-	write := func(b []byte) *os.File {
-		f, err := s.CreateTemp()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		if _, err := f.WriteAt(b, 0); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	write := func(b []byte) *os.File { return writeTemp(t, s, b) }
 
 	bad := write(append([]byte{data[0] ^ 1}, data[1:]...))
 	if err := s.PutFile(ctx, bad, d, int64(len(data))); !errors.Is(err, ErrDigestMismatch) {
@@ -433,17 +423,7 @@ func TestPutFileFrom(t *testing.T) {
 	data := randomBytes(t, 300<<10)
 	d := core.SHA256Digest(data)
 	const hashed = 100 << 10
-	write := func() *os.File {
-		f, err := s.CreateTemp()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		if _, err := f.WriteAt(data, 0); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	write := func() *os.File { return writeTemp(t, s, data) }
 	fed := func(b []byte) *core.Digester {
 		g := d.NewDigester()
 		g.Write(b)
@@ -470,4 +450,18 @@ func TestPutFileFrom(t *testing.T) {
 	if got := readBlob(t, s, d); !bytes.Equal(got, data) {
 		t.Fatal("published blob differs")
 	}
+}
+
+// writeTemp writes b into a new file of s's temp area, closed when the test ends.
+func writeTemp(t *testing.T, s *Store, b []byte) *os.File {
+	t.Helper()
+	f, err := s.CreateTemp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
