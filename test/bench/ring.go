@@ -96,10 +96,7 @@ func ringSend(ctx context.Context, to string, size int64) error {
 	defer stop()
 	buf := make([]byte, ringBuffer)
 	for left := size; left > 0; {
-		n := int64(len(buf))
-		if left < n {
-			n = left
-		}
+		n := min(left, int64(len(buf)))
 		if _, err := c.Write(buf[:n]); err != nil {
 			return err
 		}
@@ -128,9 +125,9 @@ func floorRound(ctx context.Context, o SwarmOptions, h *swarmHosts) ([]float64, 
 		if err != nil {
 			return nil, err
 		}
-		cmds[i] = []string{"ip", "netns", "exec", h.agentNS(i), o.DocketBin, "bench", "ring",
-			"--at", strconv.FormatInt(at.UnixNano(), 10), "--listen", ":" + strconv.Itoa(swarmRingPort),
-			"--to", to, "--size", strconv.FormatInt(o.Size, 10)}
+		cmds[i] = h.inAgentNS(i, o.DocketBin, "bench", "ring",
+			"--at", strconv.FormatInt(at.UnixNano(), 10), "--listen", ":"+strconv.Itoa(swarmRingPort),
+			"--to", to, "--size", strconv.FormatInt(o.Size, 10))
 	}
 	times, err := runEach(ctx, timeout, cmds)
 	if err != nil {

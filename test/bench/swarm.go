@@ -246,10 +246,9 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		if err != nil {
 			return nil, SwarmResult{}, err
 		}
-		return times, SwarmResult{
-			P50: nearestRank(times, 0.50) / ideal, P99: nearestRank(times, 0.99) / ideal,
-			Max: slices.Max(times) / ideal, OriginEgress: float64(egress) / float64(o.Size),
-		}, nil
+		r := spread(times, ideal)
+		r.OriginEgress = float64(egress) / float64(o.Size)
+		return times, r, nil
 	}
 	type series struct {
 		name  string
@@ -287,8 +286,8 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		if err != nil {
 			return SwarmResult{}, err
 		}
-		res.Floor = &SwarmResult{P50: nearestRank(floorTimes, 0.50) / ideal, P99: nearestRank(floorTimes, 0.99) / ideal,
-			Max: slices.Max(floorTimes) / ideal}
+		floor := spread(floorTimes, ideal)
+		res.Floor = &floor
 		columns = append(columns, series{"floor", floorTimes})
 	}
 	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -328,6 +327,20 @@ func portTaken(logPath string) bool {
 	return err == nil && bytes.Contains(b, []byte("address already in use"))
 }
 
+// spread is the p50, p99 and max of a round's times, as multiples of ideal.
+func spread(times []float64, ideal float64) SwarmResult {
+	return SwarmResult{P50: nearestRank(times, 0.50) / ideal, P99: nearestRank(times, 0.99) / ideal,
+		Max: slices.Max(times) / ideal}
+}
+
+// inAgentNS returns args (a binary and its arguments) run in agent i's namespace, if it has one.
+func (h *swarmHosts) inAgentNS(i int, args ...string) []string {
+	if ns := h.agentNS(i); ns != "" {
+		return append([]string{"ip", "netns", "exec", ns}, args...)
+	}
+	return args
+}
+
 // roundTiming is when a round's hosts are released, far enough ahead that all of them are
 // running and waiting by then, and how long each may take at most.
 func (o SwarmOptions) roundTiming() (at time.Time, timeout time.Duration) {
@@ -346,11 +359,7 @@ func swarmRound(ctx context.Context, o SwarmOptions, h *swarmHosts, url func(i i
 	cmds := make([][]string, o.Agents)
 	for i := range o.Agents {
 		args := append([]string{o.DocketBin, "bench", "fetch", "--at", strconv.FormatInt(at.UnixNano(), 10)}, want.args()...)
-		args = append(args, url(i))
-		if ns := h.agentNS(i); ns != "" {
-			args = append([]string{"ip", "netns", "exec", ns}, args...)
-		}
-		cmds[i] = args
+		cmds[i] = h.inAgentNS(i, append(args, url(i))...)
 	}
 	times, err := runEach(ctx, timeout, cmds)
 	if err != nil {
