@@ -607,7 +607,9 @@ func (p *peer) block(m wire.Message) error {
 	t.mu.Lock()
 	p.s.bytesIn[p.kind].Inc(int64(len(m.Payload)))
 	t.received[p.kind] += int64(len(m.Payload))
-	p.measure(len(m.Payload))
+	if p.kind != kindAgent { // only depth towards others follows the rate
+		p.measure(len(m.Payload))
+	}
 	pp := p.pieces[idx]
 	j := int(m.Begin / wire.BlockSize)
 	if pp == nil || m.Begin%wire.BlockSize != 0 || j >= len(pp.got) || j >= pp.requested || pp.got[j] {
