@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/registry"
@@ -18,12 +20,30 @@ type cache interface {
 }
 
 // blobs serves the registry's read-only blob interface from the agent's cache, bringing a blob
-// in through the Downloader first when it is missing. Nothing is served that the store has not
-// verified against its digest.
+// in through the Downloader first when it is missing. A pull of a blob being downloaded is
+// served while the download runs, from its verified prefix (partial), which holds the blob's
+// last piece back until the whole blob has matched its digest: no response completes with
+// content that has not been verified.
 type blobs struct {
 	cache cache
 	dl    Downloader
+	// partial, if set, returns a view of d's download in progress, or nil when none runs.
+	partial func(d core.Digest) partialBlob
 }
+
+// partialBlob is a download in progress (scheduler.Partial): bytes [0, n) of the blob, with
+// n from Verified, are verified pieces and may be read, and n reaches the blob's size only once
+// the whole blob matched its digest; changed is closed when n grows or the download ends.
+type partialBlob interface {
+	Size() int64
+	Verified() (n int64, changed <-chan struct{}, ended bool)
+	io.ReaderAt
+	io.Closer
+}
+
+// partialPoll is how often a pull waiting for a download looks for its verified prefix (from
+// when the transfer starts until the download has its metainfo and file).
+const partialPoll = 5 * time.Millisecond
 
 var _ registry.Blobs = (*blobs)(nil)
 
@@ -39,19 +59,233 @@ func (b *blobs) Stat(ctx context.Context, repo string, d core.Digest) (int64, er
 
 // Open returns the cached file, an io.ReadSeekCloser that http.ServeContent serves with
 // sendfile and Range support. The blob is pinned (never evicted) until the file is closed.
+// A missing blob is downloaded; with partial set, what Open returns then reads the download
+// as it verifies (streamingBlob).
 func (b *blobs) Open(ctx context.Context, repo string, d core.Digest) (io.ReadSeekCloser, error) {
 	unpin := b.cache.Pin(d)
 	f, err := b.cache.Open(d)
-	if err != nil {
-		if err = b.dl.Download(ctx, repo, d); err == nil {
-			f, err = b.cache.Open(d)
+	if err == nil {
+		return &pinnedFile{File: f, unpin: unpin}, nil
+	}
+	if b.partial != nil {
+		rc, err := b.stream(ctx, repo, d, unpin)
+		if err != nil {
+			unpin()
 		}
+		return rc, err
+	}
+	if err = b.dl.Download(ctx, repo, d); err == nil {
+		f, err = b.cache.Open(d)
 	}
 	if err != nil {
 		unpin()
 		return nil, err
 	}
 	return &pinnedFile{File: f, unpin: unpin}, nil
+}
+
+// stream starts d's download and waits for it to end or to verify its first piece: the
+// published blob in the first case, a streamingBlob in the second. Until a piece has verified
+// the blob may not exist at all (the tracker still knows a deleted blob's metainfo), and the
+// pull must still be able to answer 404. The result owns unpin, unless stream fails.
+func (b *blobs) stream(ctx context.Context, repo string, d core.Digest, unpin func()) (io.ReadSeekCloser, error) {
+	// The download outlives a pull that has read the whole blob (it still publishes it), and
+	// ends with one that gives up first, unless other pulls wait for it.
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	s := &streamingBlob{b: b, d: d, done: make(chan error, 1), cancel: func() { stop(); cancel() }, unpin: unpin}
+	go func() { s.done <- b.dl.Download(dctx, repo, d) }()
+	tick := time.NewTicker(partialPoll)
+	defer tick.Stop()
+	for {
+		if s.part == nil {
+			s.part = b.partial(d)
+		}
+		poll := tick.C
+		var changed <-chan struct{}
+		if s.part != nil {
+			n, ch, ended := s.part.Verified()
+			if n > 0 {
+				s.size = s.part.Size()
+				return s, nil
+			}
+			if ended {
+				s.part.Close()
+				s.part = nil
+			} else {
+				changed, poll = ch, nil
+			}
+		}
+		select {
+		case err := <-s.done:
+			s.cancel()
+			if s.part != nil {
+				s.part.Close()
+			}
+			if err != nil {
+				return nil, err
+			}
+			f, err := b.cache.Open(d)
+			if err != nil {
+				return nil, err
+			}
+			return &pinnedFile{File: f, unpin: unpin}, nil
+		case <-changed:
+		case <-poll:
+		}
+	}
+}
+
+// streamingBlob is a pull of a blob served while its download runs: bytes come from the
+// download's verified prefix, and from the published blob when the download succeeded with
+// none (a retry, the HTTP fallback). A failed download fails the read, which cuts the response
+// short.
+type streamingBlob struct {
+	b      *blobs
+	d      core.Digest
+	size   int64
+	off    int64
+	part   partialBlob // the download's prefix, while it runs
+	pub    *publishedBlob
+	done   chan error // the download's result; received once (finished)
+	cancel context.CancelFunc
+	unpin  func()
+
+	finished bool
+	// readToEnd is set once the blob's last byte was read from the download.
+	readToEnd bool
+}
+
+// publishedBlob is the blob once in the store, and its size.
+type publishedBlob struct {
+	*os.File
+	size int64
+}
+
+func (s *streamingBlob) openPublished() error {
+	f, err := s.b.cache.Open(s.d)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	s.pub = &publishedBlob{File: f, size: fi.Size()}
+	return nil
+}
+
+func (s *streamingBlob) Read(p []byte) (int, error) {
+	if s.off >= s.size {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), s.size-s.off)]
+	for {
+		if s.pub != nil {
+			n, err := s.pub.ReadAt(p, s.off)
+			s.off += int64(n)
+			if err == io.EOF && n == len(p) {
+				err = nil
+			}
+			return n, err
+		}
+		var changed <-chan struct{}
+		if s.part != nil {
+			n, ch, ended := s.part.Verified()
+			if s.off < n {
+				k, err := s.part.ReadAt(p[:min(int64(len(p)), n-s.off)], s.off)
+				s.off += int64(k)
+				s.readToEnd = s.off == s.size
+				return k, err
+			}
+			if ended {
+				// This attempt is over; a retry may start another, or the download is done.
+				s.part.Close()
+				s.part = nil
+			}
+			changed = ch
+		}
+		if err := s.wait(changed); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// wait returns when changed is closed, or, with changed nil, after partialPoll (having looked
+// for a new attempt's prefix), or when the download has ended: an error if it failed, else
+// with the published blob open.
+func (s *streamingBlob) wait(changed <-chan struct{}) error {
+	var poll <-chan time.Time
+	if changed == nil {
+		t := time.NewTimer(partialPoll)
+		defer t.Stop()
+		poll = t.C
+	}
+	select {
+	case <-changed:
+	case <-poll:
+		if s.part = s.b.partial(s.d); s.part != nil && s.part.Size() != s.size {
+			return fmt.Errorf("agent: %s: download restarted with %d bytes, was %d", s.d, s.part.Size(), s.size)
+		}
+	case err := <-s.done:
+		s.finished = true
+		if err != nil {
+			return err
+		}
+		if err := s.openPublished(); err != nil {
+			return err
+		}
+		if s.pub.size != s.size {
+			return fmt.Errorf("agent: %s: published with %d bytes, its download said %d", s.d, s.pub.size, s.size)
+		}
+	}
+	return nil
+}
+
+func (s *streamingBlob) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += s.off
+	case io.SeekEnd:
+		offset += s.size
+	default:
+		return 0, fmt.Errorf("agent: seek: whence %d", whence)
+	}
+	if offset < 0 {
+		return 0, fmt.Errorf("agent: seek to %d", offset)
+	}
+	s.off = offset
+	return offset, nil
+}
+
+// Close releases the files and the pin. A pull that stops short also stops the download,
+// unless other pulls wait for it, and waits for it to return.
+func (s *streamingBlob) Close() error {
+	switch {
+	case s.finished:
+		s.cancel()
+	case s.readToEnd:
+		// Read to its end (the verified prefix reaches the end only once the blob matched its
+		// digest): the download goes on to publish and seed the blob.
+		go func() {
+			<-s.done
+			s.cancel()
+		}()
+	default:
+		s.cancel()
+		<-s.done
+		s.finished = true
+	}
+	if s.part != nil {
+		s.part.Close()
+	}
+	if s.pub != nil {
+		s.pub.Close()
+	}
+	s.unpin()
+	return nil
 }
 
 // pinnedFile is a cached blob open for serving, unpinned when closed. The embedded *os.File

@@ -16,6 +16,7 @@ import (
 
 	"github.com/docket-p2p/docket/agent/p2p"
 	"github.com/docket-p2p/docket/buildindex/client"
+	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/httpserver"
 	"github.com/docket-p2p/docket/lib/metrics"
 	"github.com/docket-p2p/docket/lib/registry"
@@ -71,7 +72,12 @@ func New(cfg Config, log *slog.Logger, reg *metrics.Registry) (*Server, error) {
 		Log: log, Scope: reg.Scope.SubScope("download"),
 	})
 	api := registry.New(registry.Options{
-		Blobs:    &blobs{cache: st, dl: dl},
+		Blobs: &blobs{cache: st, dl: dl, partial: func(d core.Digest) partialBlob {
+			if p := dl.Partial(d); p != nil {
+				return p
+			}
+			return nil // not a typed nil
+		}},
 		Index:    client.New(cfg.BuildIndex, nil),
 		ReadOnly: true,
 		Log:      log,

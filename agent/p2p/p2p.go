@@ -94,6 +94,10 @@ func New(o Options) *Downloader {
 	return dl
 }
 
+// Partial returns a view of the download of d in progress here, or nil when none runs (the
+// HTTP fallback has none either).
+func (dl *Downloader) Partial(d core.Digest) *scheduler.Partial { return dl.o.Scheduler.Partial(d) }
+
 // PeerAddr is the peer listener's address.
 func (dl *Downloader) PeerAddr() net.Addr { return dl.o.Listener.Addr() }
 

@@ -392,3 +392,55 @@ func TestSwarmDeletedBlobNotServed(t *testing.T) {
 		t.Errorf("agent 1 received %d bytes of the deleted blob from peers", got)
 	}
 }
+
+// A pull of a blob the agent is still downloading streams it: its first bytes arrive long
+// before the last, the body is the blob byte for byte, and the download the pull started goes
+// on to publish the blob after the response has ended (the next pull is served from it).
+func TestSwarmPullStreams(t *testing.T) {
+	const size, rate = 8 << 20, 4 << 20 // two seconds at the rate
+	s := startSwarm(t, swarmOptions{agents: 1, originAnnounces: true, rate: rate})
+	data, d := s.push(t, size)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v2/%s/blobs/%s", s.agentURLs[0], repo, d), nil)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != size {
+		t.Fatalf("status %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
+	}
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	firstByte := time.Since(start)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastByte := time.Since(start)
+	t.Logf("first byte after %s, last after %s", firstByte, lastByte)
+	if !bytes.Equal(append(first, rest...), data) {
+		t.Fatalf("blob differs (%d bytes, want %d)", 1+len(rest), size)
+	}
+	if firstByte > lastByte/2 {
+		t.Errorf("first byte after %s of %s: the pull waited for the download", firstByte, lastByte)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for counter(s.agents[0].scope, "downloads", "") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the download was not published after the pull ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	received := counter(s.agents[0].scope, "p2p.bytes_in", "")
+	if err := s.pull(0, d, data); err != nil {
+		t.Fatal(err)
+	}
+	if n, got := counter(s.agents[0].scope, "downloads", ""), counter(s.agents[0].scope, "p2p.bytes_in", ""); n != 1 || got != received {
+		t.Errorf("after a second pull: %d downloads, %d bytes received (was %d); want it served from the cache", n, got, received)
+	}
+}

@@ -661,7 +661,11 @@ func (p *peer) block(m wire.Message) error {
 
 	t.mu.Lock()
 	t.progress = p.s.now()
+	front := t.picker.Front()
 	others, _ := t.picker.Done(idx)
+	if t.picker.Front() != front {
+		t.advance()
+	}
 	cancels := make(map[*peer][]wire.Message)
 	for _, q := range others {
 		if q == p {

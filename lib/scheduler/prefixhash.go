@@ -10,10 +10,10 @@ import (
 )
 
 // prefixHasher hashes a download's file from its start as far as its pieces have verified,
-// while the download runs, so that publishing the blob hashes only what is left
-// (FileCommitter.PutFileFrom) instead of reading the whole file back at the end, when every
-// agent of a swarm is doing the same at the same moment. The bytes are read back from the
-// file, after the pieces were written to it: the digest is of what is on disk.
+// while the download runs, and to its end once they all have (finish), so that the blob's
+// digest is known when its last piece comes, instead of after reading the whole file back
+// when every agent of a swarm is doing the same at the same moment. The bytes are read back
+// from the file, after the pieces were written to it: the digest is of what is on disk.
 type prefixHasher struct {
 	t    *torrent
 	f    *os.File
@@ -42,6 +42,14 @@ func (h *prefixHasher) poke() {
 	case h.kick <- struct{}{}:
 	default:
 	}
+}
+
+// finish waits until the hasher has fed the digester the whole file, once every piece has
+// verified, and returns like stop.
+func (h *prefixHasher) finish() (int64, error) {
+	h.poke()
+	<-h.done
+	return h.hashed.Load(), h.err
 }
 
 // stop ends the hashing and returns how many bytes from the start of the file the digester
@@ -80,6 +88,9 @@ func (h *prefixHasher) run() {
 			}
 			h.g.Write(b)
 			h.hashed.Add(int64(len(b)))
+		}
+		if next == t.m.NumPieces() {
+			return
 		}
 	}
 }
