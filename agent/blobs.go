@@ -93,7 +93,7 @@ func (b *blobs) stream(ctx context.Context, repo string, d core.Digest, unpin fu
 	// ends with one that gives up first, unless other pulls wait for it.
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
-	s := &streamingBlob{b: b, d: d, done: make(chan error, 1), cancel: func() { stop(); cancel() }, unpin: unpin}
+	s := &streamingBlob{b: b, d: d, done: make(chan error, 1), detach: stop, cancel: func() { stop(); cancel() }, unpin: unpin}
 	go func() { s.done <- b.dl.Download(dctx, repo, d) }()
 	tick := time.NewTicker(partialPoll)
 	defer tick.Stop()
@@ -149,6 +149,7 @@ type streamingBlob struct {
 	pub    *publishedBlob
 	done   chan error // the download's result; received once (finished)
 	cancel context.CancelFunc
+	detach func() bool // stops the pull's context from cancelling the download
 	unpin  func()
 
 	finished bool
@@ -269,6 +270,7 @@ func (s *streamingBlob) Close() error {
 	case s.readToEnd:
 		// Read to its end (the verified prefix reaches the end only once the blob matched its
 		// digest): the download goes on to publish and seed the blob.
+		s.detach()
 		go func() {
 			<-s.done
 			s.cancel()

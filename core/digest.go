@@ -120,6 +120,12 @@ func (d Digest) NewDigester() *Digester {
 	return &Digester{alg: d.d.Algorithm(), h: d.d.Algorithm().Hash()}
 }
 
+// ResumeDigester returns a Digester for verifying content against d that goes on from h, a
+// hash of d's algorithm that has already been fed the content's first bytes.
+func (d Digest) ResumeDigester(h hash.Hash) *Digester {
+	return &Digester{alg: d.d.Algorithm(), h: h}
+}
+
 // MarshalText implements encoding.TextMarshaler.
 func (d Digest) MarshalText() ([]byte, error) { return []byte(d.d), nil }
 

@@ -1,23 +1,32 @@
 package core
 
-import "fmt"
+import (
+	"encoding/hex"
+	"fmt"
+)
 
 // MetaInfo describes how a blob is cut into pieces for peer-to-peer transfer. It is a
 // BitTorrent v1 info dictionary (name = the blob digest, length, piece length, SHA-1 piece
-// hashes) that also carries SHA-256 piece hashes, which Docket peers verify. lib/metainfo
-// computes it from the blob and encodes it; InfoHash is the SHA-1 of that encoding's info
-// dictionary.
+// hashes) that also carries the blob's SHA-256 chain, which Docket peers verify pieces by.
+// lib/metainfo computes it from the blob and encodes it; InfoHash is the SHA-1 of that
+// encoding's info dictionary.
+//
+// ChainSHA256[i] is SHA-256's chaining value after the blob's bytes up to the end of piece i:
+// the eight 32-bit words of its state, big-endian, before the final padding. The last entry is
+// the finished hash, which for a sha256 blob is its digest. Piece i is verified by resuming
+// SHA-256 from entry i-1 (from the start for piece 0), feeding it the piece and comparing with
+// entry i; a blob whose pieces all pass has therefore hashed, piece by piece, to its digest.
 //
 // A stock BitTorrent v1 torrent that Docket did not write (metainfo.ParseTorrent, for
-// `docket get`) has no SHA-256 piece hashes: PieceSHA256 is empty and its pieces are verified
-// by SHA-1, the only hash it carries; Digest is zero unless its name is a digest. Docket's own
-// metainfo always has both.
+// `docket get`) has no chain: ChainSHA256 is empty and its pieces are verified by SHA-1, the
+// only hash it carries; Digest is zero unless its name is a digest. Docket's own metainfo
+// always has both.
 type MetaInfo struct {
 	Digest      Digest
 	Length      int64
 	PieceLength int64
 	PieceSHA1   [][20]byte
-	PieceSHA256 [][32]byte
+	ChainSHA256 [][32]byte
 	InfoHash    InfoHash
 }
 
@@ -47,12 +56,21 @@ func (m *MetaInfo) Validate() error {
 	if m.Length == 0 {
 		want = 0
 	}
-	if len(m.PieceSHA1) != want || (len(m.PieceSHA256) != want && !m.StockV1()) {
-		return fmt.Errorf("metainfo %s: %d sha1 and %d sha256 piece hashes, want %d",
-			m.Digest, len(m.PieceSHA1), len(m.PieceSHA256), want)
+	if len(m.PieceSHA1) != want || (len(m.ChainSHA256) != want && !m.StockV1()) {
+		return fmt.Errorf("metainfo %s: %d sha1 piece hashes and %d sha256 chain values, want %d",
+			m.Digest, len(m.PieceSHA1), len(m.ChainSHA256), want)
+	}
+	if m.ChainIsDigest() && hex.EncodeToString(m.ChainSHA256[want-1][:]) != m.Digest.Hex() {
+		return fmt.Errorf("metainfo %s: %w: the sha256 chain ends at %x", m.Digest, ErrInvalidDigest, m.ChainSHA256[want-1])
 	}
 	return nil
 }
 
-// StockV1 reports whether m is a stock v1 torrent without SHA-256 piece hashes.
-func (m *MetaInfo) StockV1() bool { return len(m.PieceSHA256) == 0 && len(m.PieceSHA1) > 0 }
+// ChainIsDigest reports whether m's SHA-256 chain ends at its digest (a sha256 blob): then
+// every piece verified means the whole blob matches its digest.
+func (m *MetaInfo) ChainIsDigest() bool {
+	return len(m.ChainSHA256) > 0 && !m.Digest.IsZero() && m.Digest.Algorithm() == SHA256
+}
+
+// StockV1 reports whether m is a stock v1 torrent without a SHA-256 chain.
+func (m *MetaInfo) StockV1() bool { return len(m.ChainSHA256) == 0 && len(m.PieceSHA1) > 0 }

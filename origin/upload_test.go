@@ -211,8 +211,8 @@ func TestMetaInfoEndpoint(t *testing.T) {
 		got.InfoHash != want.InfoHash || got.NumPieces() != want.NumPieces() {
 		t.Fatalf("metainfo %+v differs from the generated %+v", got, want)
 	}
-	for i := range want.PieceSHA256 {
-		if got.PieceSHA1[i] != want.PieceSHA1[i] || got.PieceSHA256[i] != want.PieceSHA256[i] {
+	for i := range want.ChainSHA256 {
+		if got.PieceSHA1[i] != want.PieceSHA1[i] || got.ChainSHA256[i] != want.ChainSHA256[i] {
 			t.Fatalf("piece %d hashes differ", i)
 		}
 	}

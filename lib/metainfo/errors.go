@@ -15,6 +15,9 @@ var (
 	// ErrLengthMismatch is returned by Generate when the reader yields more or fewer bytes
 	// than the stated length.
 	ErrLengthMismatch = errors.New("metainfo: content length mismatch")
+	// ErrDigestMismatch is returned by Generate when the content does not hash to the sha256
+	// digest it is named by.
+	ErrDigestMismatch = errors.New("metainfo: content does not match its digest")
 	// ErrInvalid is returned by Unmarshal for input that is not a Docket torrent: bad
 	// bencode, a missing, extra or mistyped key, piece hashes that disagree with the length.
 	ErrInvalid = errors.New("metainfo: invalid metainfo")

@@ -3,6 +3,7 @@ package metainfo
 import (
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,13 +28,11 @@ const maxHashWorkers = 8
 const maxEmptyReads = 100
 
 // Generate cuts the length bytes that r yields into pieces of pieceLength bytes and returns
-// the blob's metainfo, named d, with the SHA-1 and SHA-256 of every piece and its InfoHash
-// set. It reads r once, hashing pieces in parallel while it reads the next ones. It fails
-// with ErrLengthMismatch if r yields fewer or more than length bytes, ErrEmpty for length 0,
-// ErrInvalidPieceLength or ErrTooLarge for bounds the package does not accept.
-//
-// Generate does not check the blob against d: the caller vouches that r is the content of d
-// (the store computes metainfo only from blobs it has verified).
+// the blob's metainfo, named d, with the SHA-1 of every piece, the SHA-256 chain and its
+// InfoHash set. It reads r once, hashing the chain as it reads and the pieces' SHA-1 in
+// parallel. It fails with ErrLengthMismatch if r yields fewer or more than length bytes,
+// ErrEmpty for length 0, ErrInvalidPieceLength or ErrTooLarge for bounds the package does not
+// accept, and ErrDigestMismatch when d is a sha256 digest and not the content's.
 func Generate(r io.Reader, d core.Digest, length, pieceLength int64) (*core.MetaInfo, error) {
 	if d.IsZero() {
 		return nil, fmt.Errorf("%w: empty digest", ErrInvalid)
@@ -47,10 +46,13 @@ func Generate(r io.Reader, d core.Digest, length, pieceLength int64) (*core.Meta
 		Length:      length,
 		PieceLength: pieceLength,
 		PieceSHA1:   make([][20]byte, n),
-		PieceSHA256: make([][32]byte, n),
+		ChainSHA256: make([][32]byte, n),
 	}
 	if err := hashPieces(r, m); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	if m.ChainIsDigest() && hex.EncodeToString(m.ChainSHA256[n-1][:]) != d.Hex() {
+		return nil, fmt.Errorf("%w: the content's SHA-256 is %x, not %s", ErrDigestMismatch, m.ChainSHA256[n-1], d)
 	}
 	ih, err := InfoHash(m)
 	if err != nil {
@@ -86,9 +88,9 @@ type chunk struct {
 	buf   []byte
 }
 
-// hashPieces reads m.Length bytes from r and fills m's piece hashes. Pieces are dealt round
-// robin to hashing workers, each computing both hashes of its pieces chunk by chunk, while
-// this goroutine reads ahead.
+// hashPieces reads m.Length bytes from r and fills m's piece hashes and chain. Pieces are
+// dealt round robin to SHA-1 workers while this goroutine reads ahead and runs the SHA-256
+// chain, which goes through the blob in order.
 func hashPieces(r io.Reader, m *core.MetaInfo) error {
 	workers := min(runtime.GOMAXPROCS(0), maxHashWorkers, m.NumPieces())
 	free := make(chan []byte, chunkBuffers+workers)
@@ -110,30 +112,36 @@ func hashPieces(r io.Reader, m *core.MetaInfo) error {
 }
 
 // hashWorker hashes the chunks of its pieces, which arrive in order, and stores each piece's
-// sums when its last chunk is in.
+// SHA-1 when its last chunk is in.
 func hashWorker(chunks <-chan chunk, m *core.MetaInfo, free chan<- []byte) {
-	h1, h256 := sha1.New(), sha256.New()
+	h1 := sha1.New()
 	var inPiece int64
 	for c := range chunks {
 		h1.Write(c.buf)
-		h256.Write(c.buf)
 		inPiece += int64(len(c.buf))
 		if inPiece == m.PieceSize(c.piece) {
 			h1.Sum(m.PieceSHA1[c.piece][:0])
-			h256.Sum(m.PieceSHA256[c.piece][:0])
 			h1.Reset()
-			h256.Reset()
 			inPiece = 0
 		}
 		free <- c.buf[:cap(c.buf)]
 	}
 }
 
-// readChunks reads exactly m.Length bytes from r into pooled chunks, sending piece i's chunks
-// to queues[i % len(queues)], then checks that r ends there.
+// readChunks reads exactly m.Length bytes from r into pooled chunks, feeding them to the
+// SHA-256 chain and sending piece i's chunks to queues[i % len(queues)], then checks that r
+// ends there.
 func readChunks(r io.Reader, m *core.MetaInfo, free chan []byte, queues []chan chunk) error {
 	var read int64
+	chain := sha256.New()
 	for i := range m.NumPieces() {
+		if i > 0 {
+			v, err := chainValue(chain)
+			if err != nil {
+				return err
+			}
+			m.ChainSHA256[i-1] = v
+		}
 		size := m.PieceSize(i)
 		for off := int64(0); off < size; {
 			buf := <-free
@@ -148,9 +156,11 @@ func readChunks(r io.Reader, m *core.MetaInfo, free chan []byte, queues []chan c
 				return fmt.Errorf("metainfo: reading at offset %d: %w", read, err)
 			}
 			off += int64(k)
+			chain.Write(buf)
 			queues[i%len(queues)] <- chunk{piece: i, buf: buf}
 		}
 	}
+	chain.Sum(m.ChainSHA256[m.NumPieces()-1][:0])
 	// The reader must end exactly at length.
 	var one [1]byte
 	for range maxEmptyReads {

@@ -11,18 +11,18 @@ import (
 
 // Keys of the info dictionary and the torrent around it.
 const (
-	keyInfo         = "info"
-	keyAnnounce     = "announce"
-	keyLength       = "length"
-	keyName         = "name"
-	keyPieceLength  = "piece length"
-	keyPieces       = "pieces"
-	keyPrivate      = "private"
-	keySHA256Pieces = "sha256 pieces"
+	keyInfo        = "info"
+	keyAnnounce    = "announce"
+	keyLength      = "length"
+	keyName        = "name"
+	keyPieceLength = "piece length"
+	keyPieces      = "pieces"
+	keyPrivate     = "private"
+	keySHA256Chain = "sha256 chain"
 )
 
 // infoKeys is the exact key set of a Docket info dictionary.
-var infoKeys = []string{keyLength, keyName, keyPieceLength, keyPieces, keyPrivate, keySHA256Pieces}
+var infoKeys = []string{keyLength, keyName, keyPieceLength, keyPieces, keyPrivate, keySHA256Chain}
 
 // maxTorrentDepth bounds bencode nesting in a torrent: the info dictionary sits at depth 2,
 // announce-list (BEP 12) at depth 3.
@@ -40,15 +40,15 @@ func infoValue(m *core.MetaInfo) (bencode.Value, error) {
 		return bencode.Value{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if m.StockV1() {
-		return bencode.Value{}, fmt.Errorf("%w: a stock torrent without SHA-256 piece hashes is not re-encoded", ErrInvalid)
+		return bencode.Value{}, fmt.Errorf("%w: a stock torrent without a SHA-256 chain is not re-encoded", ErrInvalid)
 	}
 	sha1s := make([]byte, 0, 20*len(m.PieceSHA1))
 	for i := range m.PieceSHA1 {
 		sha1s = append(sha1s, m.PieceSHA1[i][:]...)
 	}
-	sha256s := make([]byte, 0, 32*len(m.PieceSHA256))
-	for i := range m.PieceSHA256 {
-		sha256s = append(sha256s, m.PieceSHA256[i][:]...)
+	chain := make([]byte, 0, 32*len(m.ChainSHA256))
+	for i := range m.ChainSHA256 {
+		chain = append(chain, m.ChainSHA256[i][:]...)
 	}
 	return bencode.Dict(
 		bencode.Entry{Key: keyLength, Value: bencode.Int(m.Length)},
@@ -56,7 +56,7 @@ func infoValue(m *core.MetaInfo) (bencode.Value, error) {
 		bencode.Entry{Key: keyPieceLength, Value: bencode.Int(m.PieceLength)},
 		bencode.Entry{Key: keyPieces, Value: bencode.Bytes(sha1s)},
 		bencode.Entry{Key: keyPrivate, Value: bencode.Int(1)},
-		bencode.Entry{Key: keySHA256Pieces, Value: bencode.Bytes(sha256s)},
+		bencode.Entry{Key: keySHA256Chain, Value: bencode.Bytes(chain)},
 	), nil
 }
 
@@ -185,18 +185,18 @@ func parseInfo(iv bencode.Value) (*core.MetaInfo, error) {
 		return nil, fmt.Errorf("%w: private must be 1 (got %d, %v)", ErrInvalid, p, err)
 	}
 	n := v1.NumPieces()
-	sha256s, err := iv.GetBytes(keySHA256Pieces)
+	chain, err := iv.GetBytes(keySHA256Chain)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if len(sha256s) != 32*n {
-		return nil, fmt.Errorf("%w: %s: %d bytes of SHA-256 piece hashes for %d pieces", ErrInvalid, d, len(sha256s), n)
+	if len(chain) != 32*n {
+		return nil, fmt.Errorf("%w: %s: %d bytes of SHA-256 chain for %d pieces", ErrInvalid, d, len(chain), n)
 	}
 	m := v1
 	m.Digest = d
-	m.PieceSHA256 = make([][32]byte, n)
+	m.ChainSHA256 = make([][32]byte, n)
 	for i := range n {
-		copy(m.PieceSHA256[i][:], sha256s[32*i:])
+		copy(m.ChainSHA256[i][:], chain[32*i:])
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)

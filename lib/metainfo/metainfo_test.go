@@ -49,10 +49,11 @@ func TestGenerateHashes(t *testing.T) {
 			if int64(len(p)) != m.PieceSize(i) {
 				t.Fatalf("size %d piece %d: PieceSize %d, want %d", size, i, m.PieceSize(i), len(p))
 			}
-			if m.PieceSHA1[i] != sha1.Sum(p) || m.PieceSHA256[i] != sha256.Sum256(p) {
+			if m.PieceSHA1[i] != sha1.Sum(p) {
 				t.Fatalf("size %d piece %d: wrong hash", size, i)
 			}
 		}
+		checkChain(t, m, blob)
 		info, err := MarshalInfo(m)
 		if err != nil {
 			t.Fatal(err)
@@ -71,10 +72,51 @@ func TestGenerateMultiChunkPieces(t *testing.T) {
 		m := mustGenerate(t, blob, d, pl)
 		for i := range m.NumPieces() {
 			p := blob[i*pl : min((i+1)*pl, size)]
-			if m.PieceSHA1[i] != sha1.Sum(p) || m.PieceSHA256[i] != sha256.Sum256(p) {
+			if m.PieceSHA1[i] != sha1.Sum(p) {
 				t.Fatalf("size %d piece %d: wrong hash", size, i)
 			}
 		}
+		checkChain(t, m, blob)
+	}
+}
+
+// checkChain checks m's SHA-256 chain against blob: it ends at the blob's SHA-256, each value
+// is SHA-256's state after the blob's first pieces (the rest of the blob, hashed on from it,
+// gives the blob's SHA-256), every piece verifies, and a piece with one bit flipped does not.
+func checkChain(t *testing.T, m *core.MetaInfo, blob []byte) {
+	t.Helper()
+	n := m.NumPieces()
+	if m.ChainSHA256[n-1] != sha256.Sum256(blob) {
+		t.Fatalf("%d bytes: the chain ends at %x, not the blob's SHA-256", len(blob), m.ChainSHA256[n-1])
+	}
+	for i := range n {
+		start := int64(i) * m.PieceLength
+		h, err := chainAt(m, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(blob[start:])
+		if [32]byte(h.Sum(nil)) != sha256.Sum256(blob) {
+			t.Fatalf("%d bytes: hashing on from the chain before piece %d misses the blob's SHA-256", len(blob), i)
+		}
+		p := blob[start : start+m.PieceSize(i)]
+		if err := VerifyPiece(m, i, p); err != nil {
+			t.Fatalf("%d bytes piece %d: %v", len(blob), i, err)
+		}
+		bad := bytes.Clone(p)
+		bad[len(bad)/2] ^= 1
+		if err := VerifyPiece(m, i, bad); !errors.Is(err, ErrPieceMismatch) {
+			t.Fatalf("%d bytes piece %d with a flipped bit: %v, want ErrPieceMismatch", len(blob), i, err)
+		}
+	}
+}
+
+// Content that does not hash to the sha256 digest it is named by has no metainfo.
+func TestGenerateDigestMismatch(t *testing.T) {
+	blob, _ := randomBlob(t, 9, 3*MinPieceLength)
+	wrong := core.SHA256Digest([]byte("another blob"))
+	if _, err := Generate(bytes.NewReader(blob), wrong, int64(len(blob)), MinPieceLength); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("Generate under another digest = %v, want ErrDigestMismatch", err)
 	}
 }
 
@@ -161,7 +203,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("%s: round trip changed the metainfo: %+v", name, got)
 		}
 		for i := range m.NumPieces() {
-			if got.PieceSHA1[i] != m.PieceSHA1[i] || got.PieceSHA256[i] != m.PieceSHA256[i] {
+			if got.PieceSHA1[i] != m.PieceSHA1[i] || got.ChainSHA256[i] != m.ChainSHA256[i] {
 				t.Fatalf("%s: piece %d hashes differ", name, i)
 			}
 		}
@@ -194,9 +236,9 @@ func TestMarshalChecks(t *testing.T) {
 		t.Errorf("unset InfoHash: %v", err)
 	}
 	short := *m
-	short.PieceSHA256 = short.PieceSHA256[:1]
+	short.ChainSHA256 = short.ChainSHA256[:1]
 	if _, err := Marshal(&short); !errors.Is(err, ErrInvalid) {
-		t.Errorf("missing SHA-256 piece hash: %v, want ErrInvalid", err)
+		t.Errorf("missing SHA-256 chain value: %v, want ErrInvalid", err)
 	}
 	if _, err := Marshal(nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("nil: %v, want ErrInvalid", err)
@@ -249,7 +291,9 @@ func TestUnmarshalRejects(t *testing.T) {
 		return torrent(t, es...)
 	}
 	sha1s, _ := info.GetBytes("pieces")
-	sha256s, _ := info.GetBytes("sha256 pieces")
+	chain, _ := info.GetBytes("sha256 chain")
+	otherEnd := bytes.Clone(chain)
+	otherEnd[len(otherEnd)-1] ^= 1
 	tests := []struct {
 		name string
 		in   []byte
@@ -265,7 +309,8 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"extra key", with("files", bencode.List()), ErrInvalid},
 		{"no private", with("private", bencode.Value{}), ErrInvalid},
 		{"private 0", with("private", bencode.Int(0)), ErrInvalid},
-		{"no sha256", with("sha256 pieces", bencode.Value{}), ErrInvalid},
+		{"no sha256", with("sha256 chain", bencode.Value{}), ErrInvalid},
+		{"old sha256 key", with("sha256 pieces", bencode.Bytes(chain)), ErrInvalid},
 		{"name not a digest", with("name", bencode.String("layer.tar")), ErrInvalid},
 		{"name md5", with("name", bencode.String("md5:d41d8cd98f00b204e9800998ecf8427e")), ErrInvalid},
 		{"name int", with("name", bencode.Int(3)), ErrInvalid},
@@ -278,7 +323,8 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"piece length huge", with("piece length", bencode.Int(1<<40)), ErrInvalidPieceLength},
 		{"sha1 short", with("pieces", bencode.Bytes(sha1s[:len(sha1s)-1])), ErrInvalid},
 		{"sha1 extra", with("pieces", bencode.Bytes(append(append([]byte{}, sha1s...), sha1s[:20]...))), ErrInvalid},
-		{"sha256 short", with("sha256 pieces", bencode.Bytes(sha256s[:32])), ErrInvalid},
+		{"sha256 short", with("sha256 chain", bencode.Bytes(chain[:32])), ErrInvalid},
+		{"chain not ending at the digest", with("sha256 chain", bencode.Bytes(otherEnd)), ErrInvalid},
 		{"too big", make([]byte, MaxTorrentSize+1), ErrTooLarge},
 		{"deep", []byte(strings.Repeat("l", 100) + strings.Repeat("e", 100)), ErrInvalid},
 	}

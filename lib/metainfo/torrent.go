@@ -19,7 +19,7 @@ const (
 const maxStockTorrentDepth = 6
 
 // Torrent is a .torrent file as `docket get` reads it: Docket's own (from `docket torrent`,
-// with SHA-256 piece hashes and a digest for a name) or a stock single-file v1 torrent (from
+// with a SHA-256 chain and a digest for a name) or a stock single-file v1 torrent (from
 // mktorrent and the like), whose MetaInfo is StockV1.
 type Torrent struct {
 	Info *core.MetaInfo
@@ -57,8 +57,8 @@ func ParseTorrent(b []byte) (*Torrent, error) {
 	if t.Name, err = iv.GetString(keyName); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if _, ok := iv.Get(keySHA256Pieces); ok {
-		// Carries Docket's SHA-256 list: it must be a Docket info dictionary exactly, or a
+	if _, ok := iv.Get(keySHA256Chain); ok {
+		// Carries Docket's SHA-256 chain: it must be a Docket info dictionary exactly, or a
 		// tampered one could pass with only its weaker SHA-1 checked.
 		if t.Info, err = parseInfo(iv); err != nil {
 			return nil, err

@@ -10,11 +10,12 @@ import (
 
 // Partial is a read-only view of a download in progress: the part of its file from the start
 // up to the first piece not yet verified, which only grows. Every byte in that prefix was
-// checked against its piece's SHA-256 before it was written, and the last piece is left out
-// until the whole file has matched the blob's digest: a reader cannot get the whole blob before
-// it is verified, only sooner than the store publishes it (fsync, rename). The view has its own
-// handle on the file: it stays readable when the download publishes the file (a rename) or
-// fails (the file is removed), and the prefix read from it is the blob's either way.
+// checked against the blob's SHA-256 chain before it was written, so when the prefix reaches
+// the end the whole blob has matched its sha256 digest (see lib/metainfo), sooner than the
+// store publishes it (fsync, rename). For a blob with another digest the last piece is left
+// out until the store has checked it. The view has its own handle on the file: it stays
+// readable when the download publishes the file (a rename) or fails (the file is removed), and
+// the prefix read from it is the blob's either way.
 type Partial struct {
 	t *torrent
 	f *os.File
@@ -52,8 +53,7 @@ func (s *Scheduler) Partial(d core.Digest) *Partial {
 // Size is the blob's length.
 func (p *Partial) Size() int64 { return p.t.m.Length }
 
-// Verified returns how many bytes from the blob's start are verified and in the file (all of
-// them only once the whole blob matched its digest), and,
+// Verified returns how many bytes from the blob's start are verified and in the file, and,
 // unless the download has ended (ended: published or failed, and the prefix grows no more),
 // a channel closed when that changes.
 func (p *Partial) Verified() (n int64, changed <-chan struct{}, ended bool) {
@@ -61,7 +61,8 @@ func (p *Partial) Verified() (n int64, changed <-chan struct{}, ended bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n = min(int64(t.picker.Front())*t.m.PieceLength, t.m.Length)
-	if !t.whole {
+	if !t.m.ChainIsDigest() {
+		// Verified pieces do not add up to a verified blob: the last waits for the store.
 		n = min(n, int64(t.m.NumPieces()-1)*t.m.PieceLength)
 	}
 	if t.ended {

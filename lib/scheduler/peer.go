@@ -468,8 +468,8 @@ func (p *peer) fill() []wire.Message {
 			var picked []int
 			if p.kind == kindOrigin {
 				// Roughly in order from an origin, so the swarm's pieces come out of it,
-				// and reach every agent, in order too, and the whole-blob hash can follow
-				// a download (prefixHasher) instead of reading it all back at the end.
+				// and reach every agent, in order too, and a pull served from a download
+				// (Partial) gets its bytes while the download runs.
 				picked = t.picker.PickNearFront(p, bits, piecesPerPick, only, originWindow(t.m.NumPieces()))
 			} else {
 				picked = t.picker.PickOnly(p, bits, piecesPerPick, only)
@@ -703,9 +703,6 @@ func (p *peer) block(m wire.Message) error {
 	msgs[p] = append(msgs[p], p.fill()...)
 	complete := t.picker.Complete()
 	t.mu.Unlock()
-	if t.hasher != nil {
-		t.hasher.poke()
-	}
 	for _, q := range later {
 		if err := q.queue(have); err != nil {
 			q.c.Close()

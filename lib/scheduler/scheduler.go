@@ -1,9 +1,10 @@
 // Package scheduler moves blobs between Docket peers over the BitTorrent
 // peer protocol (lib/wire). A Scheduler owns the peer listener; Seed serves
 // a blob we hold, Download fetches one from peers while serving the pieces
-// it has verified. Pieces are checked against their SHA-256 before they are
-// kept or announced, written to a temp file, and the finished file is
-// streamed into a Committer (lib/store) that checks the whole-blob digest.
+// it has verified. Pieces are checked against the blob's SHA-256 chain
+// (lib/metainfo) before they are kept or announced, written to a temp file,
+// and the finished file goes to a Committer (lib/store) that checks the
+// whole-blob digest, resumed from the chain when it can.
 package scheduler
 
 import (
@@ -24,6 +25,7 @@ import (
 
 	"github.com/docket-p2p/docket/core"
 	"github.com/docket-p2p/docket/lib/fsutil"
+	"github.com/docket-p2p/docket/lib/metainfo"
 	"github.com/docket-p2p/docket/lib/scheduler/bandwidth"
 	"github.com/docket-p2p/docket/lib/scheduler/piecepicker"
 	"github.com/docket-p2p/docket/lib/scheduler/superseed"
@@ -156,16 +158,11 @@ type torrent struct {
 	ledger *superseed.Ledger[*peer]
 	done   chan struct{}
 	once   sync.Once
-	// hasher follows a download's verified pieces with the whole-blob hash (nil when
-	// seeding, or when the download's file is not the committer's).
-	hasher *prefixHasher
 	// path is a download's file (empty when seeding); ended is set once the download has
-	// published its blob or failed, whole once its file matched the blob's digest; advanced,
-	// made by a Partial view that waits, is closed when the verified prefix grows or the
-	// download ends (advance).
+	// published its blob or failed; advanced, made by a Partial view that waits, is closed
+	// when the verified prefix grows or the download ends (advance).
 	path     string
 	ended    bool
-	whole    bool
 	advanced chan struct{}
 	// bufs holds piece buffers (PieceLength bytes) free for reuse: a download goes through
 	// a blob's worth of them, and fresh memory for each costs page faults and GC work.
@@ -417,12 +414,6 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 	t.path = f.Name()
 	t.mu.Unlock()
 	defer t.end()
-	var hasher *prefixHasher
-	if inPlace {
-		hasher = t.startPrefixHash(f, m.Digest.NewDigester())
-		t.hasher = hasher
-		defer hasher.stop()
-	}
 	defer t.seal(nil) // before f.Close: nothing is written to a closed file
 	seeding := false
 	defer func() {
@@ -562,20 +553,14 @@ func (s *Scheduler) download(ctx context.Context, m *core.MetaInfo, peers []neti
 		}
 	}()
 	if inPlace {
-		g, hashed := hasher.g, int64(0)
-		if hashed, err = hasher.finish(); err != nil {
-			s.log.Warn("hashing the download as it came failed; hashing it whole", "digest", m.Digest, "err", err)
-			g, hashed = m.Digest.NewDigester(), 0
+		// Every piece verified by the SHA-256 chain: the store resumes the digest from the
+		// chain before the last piece and checks it over the last piece as it is on disk
+		// (over the whole file for a blob whose digest is not the chain's SHA-256).
+		var g *core.Digester
+		var hashed int64
+		if g, hashed, err = metainfo.ResumeDigester(m); err == nil {
+			err = fc.PutFileFrom(ctx, f, m.Digest, m.Length, g, hashed)
 		}
-		if hashed == m.Length && g.Digest() == m.Digest {
-			// Partial views may hand out the last piece now, before the fsync and the
-			// rename; the store checks the digest again (nothing left to hash) to publish.
-			t.mu.Lock()
-			t.whole = true
-			t.advance()
-			t.mu.Unlock()
-		}
-		err = fc.PutFileFrom(ctx, f, m.Digest, m.Length, g, hashed)
 		published = err == nil
 	} else {
 		err = dst.Put(ctx, m.Digest, m.Length, io.NewSectionReader(f, 0, m.Length))
