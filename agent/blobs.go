@@ -37,15 +37,26 @@ type blobs struct {
 type partialBlob interface {
 	Size() int64
 	Verified() (n int64, changed <-chan struct{}, ended bool)
-	io.ReaderAt
+	blobSource
 	io.Closer
+}
+
+// blobSource is where a pull's bytes come from: a download's file or the published blob's.
+// Section returns n bytes from off, as a reader that a socket takes by sendfile when it can
+// (the file, at that offset; it moves the handle's offset, so one reader at a time).
+type blobSource interface {
+	io.ReaderAt
+	Section(off, n int64) (io.Reader, error)
 }
 
 // partialPoll is how often a pull waiting for a download looks for its verified prefix (from
 // when the transfer starts until the download has its metainfo and file).
 const partialPoll = 5 * time.Millisecond
 
-var _ registry.Blobs = (*blobs)(nil)
+var (
+	_ registry.Blobs       = (*blobs)(nil)
+	_ registry.RangeWriter = (*streamingBlob)(nil)
+)
 
 func (b *blobs) Stat(ctx context.Context, repo string, d core.Digest) (int64, error) {
 	if n, err := b.cache.Stat(d); err == nil {
@@ -163,6 +174,13 @@ type publishedBlob struct {
 	size int64
 }
 
+func (p *publishedBlob) Section(off, n int64) (io.Reader, error) {
+	if _, err := p.Seek(off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return &io.LimitedReader{R: p.File, N: n}, nil
+}
+
 func (s *streamingBlob) openPublished() error {
 	f, err := s.b.cache.Open(s.d)
 	if err != nil {
@@ -181,24 +199,61 @@ func (s *streamingBlob) Read(p []byte) (int, error) {
 	if s.off >= s.size {
 		return 0, io.EOF
 	}
-	p = p[:min(int64(len(p)), s.size-s.off)]
+	src, k, err := s.ready(int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	n, err := src.ReadAt(p[:k], s.off)
+	s.moved(int64(n))
+	if err == io.EOF && int64(n) == k {
+		err = nil
+	}
+	return n, err
+}
+
+// WriteRange writes the n bytes from the offset to w (registry.RangeWriter): each stretch
+// that is there to read goes in one copy from the file, which a socket takes by sendfile,
+// instead of a read(2) and a write(2) per buffer.
+func (s *streamingBlob) WriteRange(w io.Writer, n int64) (int64, error) {
+	var sent int64
+	for sent < n {
+		if s.off >= s.size {
+			return sent, io.ErrUnexpectedEOF
+		}
+		src, k, err := s.ready(n - sent)
+		if err != nil {
+			return sent, err
+		}
+		r, err := src.Section(s.off, k)
+		if err != nil {
+			return sent, err
+		}
+		m, err := io.Copy(w, r)
+		s.moved(m)
+		sent += m
+		if err == nil && m < k {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// ready waits until the bytes at the offset can be read and returns where from, with how many
+// of them (at most max) are there: the download's verified prefix while it runs, else the
+// published blob.
+func (s *streamingBlob) ready(max int64) (blobSource, int64, error) {
 	for {
 		if s.pub != nil {
-			n, err := s.pub.ReadAt(p, s.off)
-			s.off += int64(n)
-			if err == io.EOF && n == len(p) {
-				err = nil
-			}
-			return n, err
+			return s.pub, min(max, s.size-s.off), nil
 		}
 		var changed <-chan struct{}
 		if s.part != nil {
 			n, ch, ended := s.part.Verified()
 			if s.off < n {
-				k, err := s.part.ReadAt(p[:min(int64(len(p)), n-s.off)], s.off)
-				s.off += int64(k)
-				s.readToEnd = s.off == s.size
-				return k, err
+				return s.part, min(max, n-s.off), nil
 			}
 			if ended {
 				// This attempt is over; a retry may start another, or the download is done.
@@ -208,9 +263,15 @@ func (s *streamingBlob) Read(p []byte) (int, error) {
 			changed = ch
 		}
 		if err := s.wait(changed); err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 	}
+}
+
+// moved advances the offset past n bytes read or sent.
+func (s *streamingBlob) moved(n int64) {
+	s.off += n
+	s.readToEnd = s.pub == nil && s.off == s.size
 }
 
 // wait returns when changed is closed, or, with changed nil, after partialPoll (having looked

@@ -51,6 +51,10 @@ func (p *fakePartial) ReadAt(b []byte, off int64) (int, error) {
 	return bytes.NewReader(p.data).ReadAt(b, off)
 }
 
+func (p *fakePartial) Section(off, n int64) (io.Reader, error) {
+	return io.NewSectionReader(p, off, n), nil
+}
+
 func (p *fakePartial) Close() error { return nil }
 
 // gatedDownloader's downloads end when the test sends their result (nil publishes the blob
@@ -166,6 +170,55 @@ func TestStreamVerifiedPrefix(t *testing.T) {
 		t.Fatal("ending a pull that read the whole blob cancelled the download")
 	}
 	g.result <- nil
+}
+
+// WriteRange (how the registry handler sends a streaming body) writes a range as the
+// verified prefix reaches it, and stops with an error, short, when the download fails.
+func TestStreamWriteRange(t *testing.T) {
+	b, g, p, data, d := streamSetup(t)
+	opened := openAsync(b, d)
+	<-g.ctxs
+	p.set(100, false)
+	rc := (<-opened).(*streamingBlob)
+	defer rc.Close()
+	rc.Seek(50, io.SeekStart)
+	type result struct {
+		n   int64
+		err error
+	}
+	var buf bytes.Buffer
+	done := make(chan result, 1)
+	go func() { n, err := rc.WriteRange(&buf, 200); done <- result{n, err} }()
+	p.set(180, false)
+	p.set(300, false)
+	select {
+	case r := <-done:
+		if r.err != nil || r.n != 200 || !bytes.Equal(buf.Bytes(), data[50:250]) {
+			t.Fatalf("WriteRange = %d, %v; wrote %d bytes, equal to the range: %v", r.n, r.err, buf.Len(), bytes.Equal(buf.Bytes(), data[50:250]))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WriteRange did not return")
+	}
+
+	b, g, p, _, d = streamSetup(t)
+	opened = openAsync(b, d)
+	<-g.ctxs
+	p.set(100, false)
+	rc2 := (<-opened).(*streamingBlob)
+	defer rc2.Close()
+	buf.Reset()
+	go func() { n, err := rc2.WriteRange(&buf, 300); done <- result{n, err} }()
+	mismatch := errors.New("digest mismatch")
+	p.set(100, true)
+	g.result <- mismatch
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, mismatch) || r.n != 100 || buf.Len() != 100 {
+			t.Fatalf("WriteRange after a failed download = %d, %v (wrote %d)", r.n, r.err, buf.Len())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WriteRange did not return after the download failed")
+	}
 }
 
 // A download that fails after a verified prefix (the whole blob did not match) fails the

@@ -95,7 +95,13 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, d core.Diges
 	h.metrics.blobsPulled.Inc(1)
 	// A *os.File behind f goes out with sendfile: io.CopyN hands the ResponseWriter an
 	// *io.LimitedReader, which net/http unwraps.
-	if n, err := io.CopyN(w, f, br.length); err != nil {
+	var n int64
+	if rw, ok := f.(RangeWriter); ok {
+		n, err = rw.WriteRange(w, br.length)
+	} else {
+		n, err = io.CopyN(w, f, br.length)
+	}
+	if err != nil {
 		// The status is out; all that is left is to cut the response short and say why.
 		h.log.Warn("blob response cut short", "digest", d, "sent", n, "of", br.length, "err", err)
 		panic(http.ErrAbortHandler)

@@ -33,6 +33,14 @@ type ReadLimiter interface {
 	LimitRead(n int64)
 }
 
+// RangeWriter may be implemented by what Blobs.Open returns: after its Seek the handler has
+// it write the n bytes from there to the response itself, for a body that can do better than
+// Read (an agent's blob still downloading, sent from its file by sendfile as it verifies). It
+// returns the bytes written and an error when fewer than n were.
+type RangeWriter interface {
+	WriteRange(w io.Writer, n int64) (int64, error)
+}
+
 // BlobUploader accepts resumable uploads (POST, PATCH, PUT of the distribution API).
 type BlobUploader interface {
 	// StartUpload opens an upload session and returns its id.
