@@ -194,8 +194,9 @@ func (p *Picker[P]) pick(peer P, peerBits *wire.Bits, max int, only func(i int) 
 	if max <= 0 || peerBits == nil || peerBits.Len() != p.n {
 		return nil
 	}
+	// Every piece below the front is held: the scans start there.
 	cand := p.scratch[:0]
-	for i := 0; i < p.n; i++ {
+	for i := p.front; i < p.n; i++ {
 		if !p.have.Has(i) && p.inflight[i] == nil && peerBits.Has(i) && (only == nil || only(i)) {
 			cand = append(cand, i)
 		}
@@ -203,7 +204,7 @@ func (p *Picker[P]) pick(peer P, peerBits *wire.Bits, max int, only func(i int) 
 	endgame := false
 	if len(cand) == 0 && p.Endgame() {
 		endgame = true
-		for i := 0; i < p.n; i++ {
+		for i := p.front; i < p.n; i++ {
 			if p.have.Has(i) || !peerBits.Has(i) {
 				continue
 			}
