@@ -87,11 +87,12 @@ func benchSwarm(ctx context.Context, e *env) error {
 // namespace runs in the swarm benchmark. It waits until the given instant, downloads URL,
 // verifies it against D and prints the seconds from that instant to the last byte.
 func benchFetch(ctx context.Context, e *env) error {
-	fs := e.newFlagSet("bench fetch", "--at UNIX_NANOS --digest DIGEST [--size BYTES --crc32c HEX] URL")
+	fs := e.newFlagSet("bench fetch", "--at UNIX_NANOS --digest DIGEST [--size BYTES --crc32c HEX] [--head] URL")
 	at := fs.Int64("at", 0, "start `instant` in Unix nanoseconds (default: now)")
 	digest := fs.String("digest", "", "expected `digest` of the content (checked by SHA-256 unless --crc32c is given)")
 	size := fs.Int64("size", 0, "expected length in `bytes`, with --crc32c")
 	crc := fs.String("crc32c", "", "expected CRC-32C (Castagnoli) of the content, 8 `hex` digits, checked instead of the digest")
+	head := fs.Bool("head", false, "send HEAD instead of GET and check only the digest header: an agent answers once it has stored the whole blob")
 	if err := e.parse(fs); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func benchFetch(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("%w: --digest: %v", errUsage, err)
 	}
-	want := bench.FetchWant{Digest: d}
+	want := bench.FetchWant{Digest: d, Head: *head}
 	if *crc != "" {
 		v, err := strconv.ParseUint(*crc, 16, 32)
 		if err != nil || len(*crc) != 8 {

@@ -240,11 +240,18 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	ideal := float64(o.Size) / float64(o.Rate)
 	// measure pulls d through every agent at once.
 	measure := func(d core.Digest) ([]float64, SwarmResult, error) {
-		times, egress, err := swarmRound(ctx, o, h, func(i int) string {
+		url := func(i int) string {
 			return fmt.Sprintf("http://%s/v2/bench/swarm/blobs/%s", h.agentLocal(i), d)
-		}, wants[d])
+		}
+		times, egress, err := swarmRound(ctx, o, h, url, wants[d])
 		if err != nil {
 			return nil, SwarmResult{}, err
+		}
+		// A pull ends before its agent has stored the blob (fsync, rename): the next round
+		// starts once every agent has, so that this one's write-out does not run into it.
+		settle := FetchWant{Digest: d, Head: true}
+		if _, _, err := swarmRound(ctx, o, h, url, settle); err != nil {
+			return nil, SwarmResult{}, fmt.Errorf("waiting for the agents to store the blob: %w", err)
 		}
 		r := spread(times, ideal)
 		r.OriginEgress = float64(egress) / float64(o.Size)
@@ -423,11 +430,17 @@ type FetchWant struct {
 	Size   int64
 	CRC32C uint32
 	UseCRC bool
+	// Head asks with HEAD instead: an agent answers it once it holds the whole blob (published
+	// in its store), so it tells when an agent is done with a round, not when its pull was.
+	Head bool
 }
 
 // args are want's `docket bench fetch` flags.
 func (w FetchWant) args() []string {
 	a := []string{"--digest", w.Digest.String()}
+	if w.Head {
+		a = append(a, "--head")
+	}
 	if w.UseCRC {
 		a = append(a, "--size", strconv.FormatInt(w.Size, 10), "--crc32c", fmt.Sprintf("%08x", w.CRC32C))
 	}
@@ -466,7 +479,11 @@ func RunFetch(ctx context.Context, url string, at time.Time, want FetchWant, out
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	method := http.MethodGet
+	if want.Head {
+		method = http.MethodHead
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return err
 	}
@@ -477,9 +494,13 @@ func RunFetch(ctx context.Context, url string, at time.Time, want FetchWant, out
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("GET %s: status %d: %s", url, resp.StatusCode, b)
+		return fmt.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, b)
 	}
-	if err := want.check(resp.Body); err != nil {
+	if want.Head {
+		if got := resp.Header.Get("Docker-Content-Digest"); got != want.Digest.String() {
+			return fmt.Errorf("HEAD %s: Docker-Content-Digest %q, want %s", url, got, want.Digest)
+		}
+	} else if err := want.check(resp.Body); err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	_, err = fmt.Fprintf(out, "%.4f\n", time.Since(at).Seconds())
