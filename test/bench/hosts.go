@@ -54,6 +54,10 @@ func tcHosts(o SwarmOptions) (*swarmHosts, error) {
 			return nil, err
 		}
 	}
+	if err := net.staticNeighbours(); err != nil {
+		net.close()
+		return nil, err
+	}
 	root := net.addr(1)
 	return &swarmHosts{
 		originAddr:   fmt.Sprintf("%s:%d", net.addr(2), swarmOriginPort),

@@ -22,6 +22,16 @@ import (
 type testNet struct {
 	id    int
 	hosts []string // namespace names, the switch's first, for cleanup
+	// members are the hosts on the network by address index, the root namespace (1) too,
+	// with their namespaces ("" for the root's) for neighbours.
+	members []member
+}
+
+// member is one interface on the benchmark network: its namespace ("" for the root's), its
+// device there, and its address index (see addr and mac).
+type member struct {
+	ns, dev string
+	i       int
 }
 
 // namespacePrefix starts every namespace and link the benchmark creates.
@@ -77,7 +87,7 @@ func newTestNet() (*testNet, error) {
 		{"ip", "-n", sw, "link", "set", "swbr", "up"},
 		// The bridge-nf settings are per namespace; this one's are the switch's own.
 		{"ip", "netns", "exec", sw, "sh", "-c", "for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e \"$f\" ] && echo 0 > \"$f\"; done; true"},
-		{"ip", "link", "add", r, "type", "veth", "peer", "name", r + "p"},
+		{"ip", "link", "add", r, "address", n.mac(1), "type", "veth", "peer", "name", r + "p"},
 		{"ip", "link", "set", r + "p", "netns", sw},
 		{"ip", "-n", sw, "link", "set", r + "p", "master", "swbr", "up"},
 		{"ip", "addr", "add", n.addr(1) + "/24", "dev", r},
@@ -88,11 +98,16 @@ func newTestNet() (*testNet, error) {
 			return nil, err
 		}
 	}
+	n.members = append(n.members, member{dev: r, i: 1})
 	return n, nil
 }
 
 // addr returns host i's address on the benchmark network.
 func (n *testNet) addr(i int) string { return fmt.Sprintf("10.215.%d.%d", n.id, i) }
+
+// mac returns host i's link-layer address: locally administered, fixed by the network's id
+// and i, so neighbours can be written down instead of resolved (see staticNeighbours).
+func (n *testNet) mac(i int) string { return fmt.Sprintf("02:d0:%02x:00:00:%02x", n.id, i) }
 
 func (n *testNet) ns(name string) string { return fmt.Sprintf("%s%d-%s", namespacePrefix, n.id, name) }
 
@@ -113,7 +128,7 @@ func (n *testNet) addHost(name string, i int, rate int64) error {
 	bits := strconv.FormatInt(rate*8, 10) + "bit"
 	for _, c := range [][]string{
 		{"ip", "netns", "add", ns},
-		{"ip", "link", "add", h, "type", "veth", "peer", "name", p},
+		{"ip", "link", "add", h, "type", "veth", "peer", "name", p, "address", n.mac(i)},
 		{"ip", "link", "set", p, "netns", ns},
 		{"ip", "link", "set", h, "netns", sw},
 		{"ip", "-n", sw, "link", "set", h, "master", "swbr", "up"},
@@ -128,6 +143,34 @@ func (n *testNet) addHost(name string, i int, rate int64) error {
 	} {
 		if err := run(c[0], c[1:]...); err != nil {
 			return err
+		}
+	}
+	n.members = append(n.members, member{ns: ns, dev: "eth0", i: i})
+	return nil
+}
+
+// staticNeighbours gives every member a permanent neighbour entry for every other one. The
+// kernel's neighbour table is shared by all namespaces and holds 1024 resolved entries by
+// default (gc_thresh3): with 40 agents, each talking to most others, it overflowed, and a
+// connection to a host whose entry could not be made failed with "no route to host".
+// Permanent entries are not counted against that limit, need no ARP, and change nothing
+// on the host outside the benchmark's namespaces.
+func (n *testNet) staticNeighbours() error {
+	for _, m := range n.members {
+		var batch strings.Builder
+		for _, o := range n.members {
+			if o.i != m.i {
+				fmt.Fprintf(&batch, "neigh replace %s lladdr %s dev %s nud permanent\n", n.addr(o.i), n.mac(o.i), m.dev)
+			}
+		}
+		args := []string{"-batch", "-"}
+		if m.ns != "" {
+			args = append([]string{"-n", m.ns}, args...)
+		}
+		cmd := exec.Command("ip", args...)
+		cmd.Stdin = strings.NewReader(batch.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 		}
 	}
 	return nil
