@@ -58,15 +58,19 @@ func (p *fakePartial) Section(off, n int64) (io.Reader, error) {
 func (p *fakePartial) Close() error { return nil }
 
 // gatedDownloader's downloads end when the test sends their result (nil publishes the blob
-// in the cache) or when their context ends; ctxs receives each download's context.
+// in the cache) or when their context ends; ctxs receives each download's context, and
+// running counts those not returned yet.
 type gatedDownloader struct {
-	cache  fakeCache
-	data   []byte
-	result chan error
-	ctxs   chan context.Context
+	cache   fakeCache
+	data    []byte
+	result  chan error
+	ctxs    chan context.Context
+	running sync.WaitGroup
 }
 
 func (g *gatedDownloader) Download(ctx context.Context, _ string, d core.Digest) error {
+	g.running.Add(1)
+	defer g.running.Done()
 	g.ctxs <- ctx
 	select {
 	case err := <-g.result:
@@ -86,6 +90,17 @@ func streamSetup(t *testing.T) (*blobs, *gatedDownloader, *fakePartial, []byte, 
 	data := bytes.Repeat([]byte("0123456789"), 30)
 	cache := fakeCache{dir: t.TempDir()}
 	g := &gatedDownloader{cache: cache, data: data, result: make(chan error, 1), ctxs: make(chan context.Context, 4)}
+	// A download the pull left running publishes after the test's last step: the cache
+	// directory is removed only once it has returned.
+	t.Cleanup(func() {
+		done := make(chan struct{})
+		go func() { g.running.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("a download was still running 5 s after the test")
+		}
+	})
 	p := newFakePartial(data)
 	b := &blobs{cache: cache, dl: g, partial: func(core.Digest) partialBlob { return p }}
 	return b, g, p, data, core.SHA256Digest(data)
