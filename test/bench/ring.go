@@ -118,7 +118,7 @@ func floorRound(ctx context.Context, o SwarmOptions, h *swarmHosts) ([]float64, 
 		host, _, err := net.SplitHostPort(h.agentAddr(i % o.Agents))
 		return net.JoinHostPort(host, strconv.Itoa(swarmRingPort)), err
 	}
-	at, timeout := o.roundTiming()
+	at, timeout := o.roundTiming(1)
 	cmds := make([][]string, o.Agents)
 	for i := range o.Agents {
 		to, err := ringAddr(i + 1)

@@ -243,14 +243,14 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 		url := func(i int) string {
 			return fmt.Sprintf("http://%s/v2/bench/swarm/blobs/%s", h.agentLocal(i), d)
 		}
-		times, egress, err := swarmRound(ctx, o, h, url, wants[d])
+		times, egress, err := swarmRound(ctx, o, h, url, wants[d], 1)
 		if err != nil {
 			return nil, SwarmResult{}, err
 		}
 		// A pull ends before its agent has stored the blob (fsync, rename): the next round
 		// starts once every agent has, so that this one's write-out does not run into it.
 		settle := FetchWant{Digest: d, Head: true}
-		if _, _, err := swarmRound(ctx, o, h, url, settle); err != nil {
+		if _, _, err := swarmRound(ctx, o, h, url, settle, 1); err != nil {
 			return nil, SwarmResult{}, fmt.Errorf("waiting for the agents to store the blob: %w", err)
 		}
 		r := spread(times, ideal)
@@ -281,7 +281,7 @@ func RunSwarm(ctx context.Context, o SwarmOptions) (SwarmResult, error) {
 	if o.Baseline {
 		baseTimes, _, err := swarmRound(ctx, o, h, func(int) string {
 			return fmt.Sprintf("http://%s/blobs/%s", originAddr, baselineBlob)
-		}, wants[baselineBlob])
+		}, wants[baselineBlob], o.Agents)
 		if err != nil {
 			return SwarmResult{}, err
 		}
@@ -349,20 +349,24 @@ func (h *swarmHosts) inAgentNS(i int, args ...string) []string {
 }
 
 // roundTiming is when a round's hosts are released, far enough ahead that all of them are
-// running and waiting by then, and how long each may take at most.
-func (o SwarmOptions) roundTiming() (at time.Time, timeout time.Duration) {
+// running and waiting by then, and how long each may take at most: twenty times the ideal,
+// or twice the time for copies of the blob to cross one link if more (the baseline round,
+// where the origin's link carries one copy per agent).
+func (o SwarmOptions) roundTiming(copies int) (at time.Time, timeout time.Duration) {
 	at = time.Now().Add(swarmStartDelay + time.Duration(o.Agents)*20*time.Millisecond)
-	return at, time.Duration(20*float64(o.Size)/float64(o.Rate)*float64(time.Second)) + time.Minute
+	ideal := float64(o.Size) / float64(o.Rate) * float64(time.Second)
+	return at, time.Duration(float64(max(20, 2*copies))*ideal) + time.Minute
 }
 
 // swarmRound releases one fetcher per agent at the same instant and returns each one's
-// completion time in seconds and the bytes that left the origin's namespace meanwhile.
-func swarmRound(ctx context.Context, o SwarmOptions, h *swarmHosts, url func(i int) string, want FetchWant) ([]float64, int64, error) {
+// completion time in seconds and the bytes that left the origin's namespace meanwhile;
+// copies is how many copies of the blob one link has to carry (see roundTiming).
+func swarmRound(ctx context.Context, o SwarmOptions, h *swarmHosts, url func(i int) string, want FetchWant, copies int) ([]float64, int64, error) {
 	before, err := h.originEgress()
 	if err != nil {
 		return nil, 0, err
 	}
-	at, timeout := o.roundTiming()
+	at, timeout := o.roundTiming(copies)
 	cmds := make([][]string, o.Agents)
 	for i := range o.Agents {
 		args := append([]string{o.DocketBin, "bench", "fetch", "--at", strconv.FormatInt(at.UnixNano(), 10)}, want.args()...)
