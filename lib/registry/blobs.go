@@ -93,8 +93,9 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, d core.Diges
 	hd.Set("Content-Length", strconv.FormatInt(br.length, 10))
 	w.WriteHeader(status)
 	h.metrics.blobsPulled.Inc(1)
-	// A *os.File behind f goes out with sendfile: io.CopyN hands the ResponseWriter an
-	// *io.LimitedReader, which net/http unwraps.
+	// A body that writes its range itself (RangeWriter) does; otherwise a *os.File behind f
+	// goes out with sendfile: io.CopyN hands the ResponseWriter an *io.LimitedReader, which
+	// net/http unwraps.
 	var n int64
 	if rw, ok := f.(RangeWriter); ok {
 		n, err = rw.WriteRange(w, br.length)
